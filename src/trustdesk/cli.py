@@ -1,0 +1,176 @@
+"""The ``trustdesk`` command: serve, migrate, demo, users, cases."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated
+
+import typer
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from trustdesk.core.clock import SystemClock
+from trustdesk.core.db import make_engine, make_session_factory, transaction
+from trustdesk.core.permissions import Role
+from trustdesk.core.settings import get_settings
+
+app = typer.Typer(help="TrustDesk: service and trust operations for online marketplaces.", no_args_is_help=True)
+users_app = typer.Typer(help="Users, roles and API tokens.", no_args_is_help=True)
+cases_app = typer.Typer(help="Look at cases from the shell.", no_args_is_help=True)
+app.add_typer(users_app, name="users")
+app.add_typer(cases_app, name="cases")
+
+
+def _factory() -> sessionmaker[Session]:
+    return make_session_factory(make_engine(get_settings().resolved_database_url()))
+
+
+@app.command()
+def migrate() -> None:
+    """Bring the database schema up to date (Alembic upgrade head)."""
+    from trustdesk.core import migrate as migrations
+
+    settings = get_settings()
+    engine = make_engine(settings.resolved_database_url())
+    migrations.upgrade(engine)
+    typer.echo(f"database at head: {engine.url.render_as_string(hide_password=True)}")
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="Interface to bind")] = None,
+    port: Annotated[int | None, typer.Option(help="Port to bind")] = None,
+    workers: Annotated[int, typer.Option(help="uvicorn worker processes")] = 1,
+    jobs: Annotated[str, typer.Option(help="thread | off: deliver the outbox in this process or not")] = "thread",
+) -> None:
+    """Serve the console, the help center and the API."""
+    import os
+
+    import uvicorn
+
+    settings = get_settings()
+    os.environ["TRUSTDESK_RUN_JOBS_IN_PROCESS"] = "true" if jobs == "thread" else "false"
+    uvicorn.run("trustdesk.asgi:app", host=host or settings.host, port=port or settings.port, workers=workers,
+                log_level="warning", access_log=False, proxy_headers=True)
+
+
+@app.command()
+def demo(
+    seed: Annotated[int, typer.Option(help="Random seed (the demo is deterministic)")] = 7,
+    cases: Annotated[int, typer.Option(help="Historical cases to generate")] = 21_000,
+) -> None:
+    """Load the demo marketplace (idempotent: a second run changes nothing)."""
+    from trustdesk.demo.build import build_demo
+
+    summary = build_demo(_factory(), SystemClock(), seed=seed, case_count=cases)
+    typer.echo(summary.describe())
+
+
+@users_app.command("create")
+def users_create(
+    email: str, name: Annotated[str, typer.Option(help="Display name")],
+    role: Annotated[Role, typer.Option(help="Role")],
+    password: Annotated[str | None, typer.Option(help="Console password (omit for API-only users)")] = None,
+) -> None:
+    """Create a user."""
+    from trustdesk.core import identity
+
+    with transaction(_factory()) as session:
+        user = identity.create_user(session, email=email, display_name=name, role=role, password=password,
+                                    now=SystemClock().now())
+        typer.echo(f"user {user.id} {user.email} ({user.role})")
+
+
+@users_app.command("set-role")
+def users_set_role(email: str, role: Role) -> None:
+    """Change a user's role (signs them out everywhere)."""
+    from trustdesk.core import identity
+
+    with transaction(_factory()) as session:
+        user = identity.user_by_email(session, email)
+        if user is None:
+            raise typer.BadParameter(f"no user {email}")
+        identity.set_role(session, user, role)
+        typer.echo(f"{user.email} is now {role.value}")
+
+
+@users_app.command("token")
+def users_token(email: str, name: Annotated[str, typer.Option(help="What the token is for")] = "cli") -> None:
+    """Issue an API bearer token (printed once; only its hash is stored)."""
+    from trustdesk.core import identity
+
+    with transaction(_factory()) as session:
+        user = identity.user_by_email(session, email)
+        if user is None:
+            raise typer.BadParameter(f"no user {email}")
+        _token, secret = identity.issue_token(session, user, name=name, now=SystemClock().now())
+        typer.echo(secret)
+
+
+@users_app.command("list")
+def users_list() -> None:
+    """List users and their roles."""
+    from trustdesk.core.identity import User
+
+    with transaction(_factory()) as session:
+        for user in session.scalars(select(User).order_by(User.id)):
+            typer.echo(f"{user.id:>5}  {user.role:<18} {user.email:<40} {user.display_name}")
+
+
+@cases_app.command("list")
+def cases_list(
+    status: Annotated[list[str] | None, typer.Option(help="Filter by status (repeatable)")] = None,
+    queue: Annotated[str | None, typer.Option(help="Queue key")] = None,
+    market: Annotated[str | None, typer.Option(help="Market code")] = None,
+    q: Annotated[str | None, typer.Option(help="Search reference, subject and messages")] = None,
+    limit: int = 20,
+) -> None:
+    """List the newest cases."""
+    from trustdesk.cases import repository
+    from trustdesk.directory import service as directory
+
+    with transaction(_factory()) as session:
+        queue_id = None
+        if queue:
+            found = directory.queue_by_key(session, queue)
+            if found is None:
+                raise typer.BadParameter(f"no queue {queue}")
+            queue_id = found.id
+        filters = repository.CaseFilters(status=status, queue_id=queue_id, market=market, q=q)
+        page, _ = repository.list_cases(session, filters, repository.scope_clause(vendor_id=None, user_id=None),
+                                        limit=limit, cursor=None)
+        for case in page:
+            typer.echo(f"{case.reference:<16} {case.status:<8} {case.priority:<7} "
+                       f"{case.created_at:%Y-%m-%d %H:%M}  {case.subject[:70]}")
+
+
+@cases_app.command("show")
+def cases_show(reference: str, as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """Show one case with its thread and timeline."""
+    from trustdesk.cases import repository
+
+    with transaction(_factory()) as session:
+        case = repository.case_by_reference(session, reference)
+        if case is None:
+            raise typer.BadParameter(f"no case {reference}")
+        messages = repository.messages(session, case.id, public_only=False)
+        events = repository.events(session, case.id)
+        if as_json:
+            typer.echo(json.dumps({
+                "reference": case.reference, "status": case.status, "subject": case.subject,
+                "messages": [{"at": m.created_at.isoformat(), "author": m.author_name, "visibility": m.visibility,
+                              "body": m.body} for m in messages],
+                "events": [{"at": e.occurred_at.isoformat(), "type": e.type, "data": e.data} for e in events],
+            }, indent=2, ensure_ascii=False))
+            return
+        typer.echo(f"{case.reference}  [{case.status}] {case.priority}  {case.subject}")
+        for m in messages:
+            header = f"{m.created_at:%Y-%m-%d %H:%M} {m.author_name} ({m.author_type}, {m.visibility})"
+            typer.echo(f"\n-- {header}\n{m.body}")
+        typer.echo("\ntimeline:")
+        for e in events:
+            typer.echo(f"  {e.occurred_at:%Y-%m-%d %H:%M:%S}  {e.type:<22} {json.dumps(e.data, ensure_ascii=False)}")
+
+
+if __name__ == "__main__":
+    app()

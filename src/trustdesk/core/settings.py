@@ -1,0 +1,61 @@
+"""Settings from the environment (prefix ``TRUSTDESK_``); nothing is needed for the embedded default."""
+
+from __future__ import annotations
+
+import secrets
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="TRUSTDESK_", env_file=".env", extra="ignore")
+
+    data_dir: Path = Field(default=Path("var"), description="Where the embedded database and secrets live.")
+    database_url: str = Field(default="", description="SQLAlchemy URL; empty means SQLite in data_dir.")
+    secret_key: str = Field(default="", description="Signs session cookies; empty means a key kept in data_dir.")
+    base_url: str = "http://127.0.0.1:8000"
+    host: str = "127.0.0.1"
+    port: int = 8000
+
+    max_request_bytes: int = Field(default=1_048_576, description="Largest request body accepted (bytes).")
+    max_message_chars: int = 20_000
+    max_attachment_bytes: int = 20 * 1024 * 1024
+    attachment_types: list[str] = Field(
+        default=[
+            "image/png", "image/jpeg", "image/gif", "image/webp", "application/pdf", "text/plain",
+            "text/csv", "video/mp4",
+        ]
+    )
+    max_attachments_per_case: int = 20
+    reopen_window_days: int = Field(default=7, description="A solved case closes after this many days.")
+    session_max_age_seconds: int = 12 * 3600
+    cookie_secure: bool = False
+
+    run_jobs_in_process: bool = Field(default=True, description="Deliver the outbox in a thread of `serve`.")
+    outbox_poll_seconds: float = 1.0
+    outbox_max_attempts: int = 10
+
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        return f"sqlite:///{(self.data_dir / 'trustdesk.db').resolve()}"
+
+    def resolved_secret_key(self) -> str:
+        if self.secret_key:
+            return self.secret_key
+        # Embedded mode keeps one key on disk so sessions survive a restart.
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        path = self.data_dir / "secret_key"
+        if not path.exists():
+            path.write_text(secrets.token_urlsafe(48))
+            path.chmod(0o600)
+        return path.read_text().strip()
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

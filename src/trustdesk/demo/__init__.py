@@ -1,0 +1,1 @@
+"""The demo marketplace: ``trustdesk demo`` builds it (deterministic, idempotent); see ``build.py``."""

@@ -1,0 +1,316 @@
+"""Directory pages: an agent's presence toggle and the admin screens for markets, vendors, teams,
+queues and agents. Forms become the API's pydantic schemas, so pages and API validate alike."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Path, Request
+from fastapi.responses import HTMLResponse, Response
+from pydantic import BaseModel, ValidationError
+from sqlalchemy.orm import Session
+from starlette.datastructures import FormData
+
+from trustdesk.cases.models import Channel, PartyKind
+from trustdesk.core.db import MAX_ID
+from trustdesk.core.errors import Forbidden, Invalid, NotFound
+from trustdesk.core.identity import Actor, user_by_id
+from trustdesk.core.permissions import Perm
+from trustdesk.directory import page_queries, service, views
+from trustdesk.directory.models import Agent, Presence, Tier
+from trustdesk.directory.schemas import AgentIn, AgentUpdate, MarketIn, QueueIn, TeamIn, VendorIn
+from trustdesk.web.deps import ClockDep, PageRequires, SessionDep
+from trustdesk.web.pages import (
+    FormDep,
+    FormFailure,
+    attempt,
+    failure_from,
+    failure_from_validation,
+    form_list,
+    form_text,
+    is_htmx,
+    render_console,
+    see_other,
+    split_list,
+)
+from trustdesk.web.templating import render
+
+router = APIRouter(include_in_schema=False)
+Admin = Annotated[Actor, Depends(PageRequires(Perm.DIRECTORY_ADMIN))]
+PresenceSetter = Annotated[Actor, Depends(PageRequires(Perm.AGENT_PRESENCE))]
+RowId = Annotated[int, Path(ge=1, le=MAX_ID)]
+
+SECTIONS = [("markets", "Markets"), ("vendors", "Vendors"), ("teams", "Teams"), ("queues", "Queues"),
+            ("agents", "Agents")]
+TIER_LABELS = {Tier.T1: "Tier 1", Tier.T2: "Tier 2", Tier.ONCALL: "Oncall", Tier.APPEALS: "Appeals",
+               Tier.INTERNAL: "Internal"}
+
+
+# ---------------------------------------------------------------- presence
+
+
+@router.post("/console/presence")
+def set_presence(request: Request, form: FormDep, session: SessionDep, actor: PresenceSetter) -> Response:
+    if actor.agent_id is None:
+        raise Forbidden("only agents have a presence; ask an admin to set up your agent profile")
+    value = form_text(form, "presence", max_chars=20)
+    if value not in set(Presence):
+        raise Invalid("choose online, away or offline", field="presence")
+    agent = service.set_presence(session, service.agent_by_id(session, actor.agent_id), Presence(value))
+    if is_htmx(request):
+        return render(request, "directory/_presence.html", {"presence": agent.presence, "oob": True})
+    return see_other(request, "/console?notice=presence_saved")
+
+
+# ---------------------------------------------------------------- admin helpers
+
+
+def _checked(form: FormData, name: str) -> bool:
+    return form_text(form, name, max_chars=10) in ("1", "on", "true")
+
+
+def _optional(value: str) -> str | None:
+    return value.strip() or None
+
+
+def _admin_page(request: Request, session: Session, actor: Actor, section: str, context: dict[str, Any], *,
+                failure: FormFailure | None = None) -> HTMLResponse:
+    ctx = {"section": section, "sections": SECTIONS, "failure": failure,
+           "errors": failure.errors if failure else {}, "values": failure.values if failure else {}}
+    ctx.update(context)
+    return render_console(request, session, actor, f"directory/admin_{section}.html", ctx, active="admin",
+                          status_code=failure.status if failure else 200)
+
+
+def _create(request: Request, session: Session, actor: Actor, section: str, values: dict[str, Any],
+            schema: type[BaseModel], save: Callable[[Any], object], context: Callable[[], dict[str, Any]],
+            success_url: str) -> Response:
+    """Build the schema from the form, call the service; on a refusal show the form again."""
+    try:
+        data = schema.model_validate(values)
+    except ValidationError as error:
+        return _admin_page(request, session, actor, section, context(),
+                           failure=failure_from_validation(error, section, values))
+    _done, refused = attempt(session, lambda: save(data))
+    if refused is not None:
+        return _admin_page(request, session, actor, section, context(),
+                           failure=failure_from(refused, section, values))
+    return see_other(request, success_url)
+
+
+# ---------------------------------------------------------------- overview
+
+
+@router.get("/console/admin")
+def admin_home(request: Request, session: SessionDep, actor: Admin) -> HTMLResponse:
+    counts = {
+        "markets": len(service.list_markets(session)), "vendors": len(service.list_vendors(session)),
+        "teams": len(service.list_teams(session)), "queues": len(service.queues_visible_to(session, actor)),
+        "agents": len(service.list_agents(session)),
+    }
+    return render_console(request, session, actor, "directory/admin_home.html",
+                          {"section": "", "sections": SECTIONS, "counts": counts}, active="admin")
+
+
+# ---------------------------------------------------------------- markets
+
+
+def _markets_context(session: Session) -> Callable[[], dict[str, Any]]:
+    return lambda: {"markets": service.list_markets(session)}
+
+
+@router.get("/console/admin/markets")
+def admin_markets(request: Request, session: SessionDep, actor: Admin) -> HTMLResponse:
+    return _admin_page(request, session, actor, "markets", _markets_context(session)())
+
+
+@router.post("/console/admin/markets")
+def create_market(request: Request, form: FormDep, session: SessionDep, clock: ClockDep, actor: Admin) -> Response:
+    values: dict[str, Any] = {
+        "code": form_text(form, "code", max_chars=20).upper(), "name": form_text(form, "name", max_chars=200),
+        "time_zone": form_text(form, "time_zone", max_chars=100).strip(),
+        "languages": split_list(form_text(form, "languages", max_chars=500)),
+        "default_language": form_text(form, "default_language", max_chars=20).strip(),
+        "currency": form_text(form, "currency", max_chars=10).strip().upper(), "is_active": _checked(form, "is_active"),
+    }
+    return _create(request, session, actor, "markets", values, MarketIn,
+                   lambda data: service.create_market(session, data, now=clock.now()), _markets_context(session),
+                   "/console/admin/markets?notice=created")
+
+
+# ---------------------------------------------------------------- vendors
+
+
+def _vendors_context(session: Session) -> Callable[[], dict[str, Any]]:
+    def build() -> dict[str, Any]:
+        teams = service.list_teams(session)
+        team_counts = {v.id: sum(1 for t in teams if t.vendor_id == v.id) for v in service.list_vendors(session)}
+        return {"vendors": service.list_vendors(session), "team_counts": team_counts}
+    return build
+
+
+@router.get("/console/admin/vendors")
+def admin_vendors(request: Request, session: SessionDep, actor: Admin) -> HTMLResponse:
+    return _admin_page(request, session, actor, "vendors", _vendors_context(session)())
+
+
+@router.post("/console/admin/vendors")
+def create_vendor(request: Request, form: FormDep, session: SessionDep, clock: ClockDep, actor: Admin) -> Response:
+    values = {"code": form_text(form, "code", max_chars=40), "name": form_text(form, "name", max_chars=200)}
+    return _create(request, session, actor, "vendors", values, VendorIn,
+                   lambda data: service.create_vendor(session, data, now=clock.now()), _vendors_context(session),
+                   "/console/admin/vendors?notice=created")
+
+
+# ---------------------------------------------------------------- teams
+
+
+def _teams_context(session: Session) -> Callable[[], dict[str, Any]]:
+    def build() -> dict[str, Any]:
+        vendors = service.list_vendors(session)
+        return {"teams": service.list_teams(session), "vendor_names": {v.id: v.name for v in vendors},
+                "vendor_options": [(v.id, v.name) for v in vendors],
+                "tier_options": [(t.value, TIER_LABELS[t]) for t in Tier], "tier_labels": TIER_LABELS}
+    return build
+
+
+@router.get("/console/admin/teams")
+def admin_teams(request: Request, session: SessionDep, actor: Admin) -> HTMLResponse:
+    return _admin_page(request, session, actor, "teams", _teams_context(session)())
+
+
+@router.post("/console/admin/teams")
+def create_team(request: Request, form: FormDep, session: SessionDep, clock: ClockDep, actor: Admin) -> Response:
+    values = {"key": form_text(form, "key", max_chars=80), "name": form_text(form, "name", max_chars=200),
+              "tier": form_text(form, "tier", max_chars=20), "vendor_id": _optional(form_text(form, "vendor_id"))}
+    return _create(request, session, actor, "teams", values, TeamIn,
+                   lambda data: service.create_team(session, data, now=clock.now()), _teams_context(session),
+                   "/console/admin/teams?notice=created")
+
+
+# ---------------------------------------------------------------- queues
+
+
+def _queues_context(session: Session, actor: Actor) -> Callable[[], dict[str, Any]]:
+    def build() -> dict[str, Any]:
+        markets = service.list_markets(session)
+        return {
+            "queues": service.queues_visible_to(session, actor),
+            "market_codes": {m.id: m.code for m in markets},
+            "team_options": [(t.id, t.name) for t in service.list_teams(session)],
+            "market_options": [(m.id, f"{m.name} ({m.code})") for m in markets],
+            "channel_options": [(c.value, c.value.replace("_", " ")) for c in Channel],
+            "kind_options": [(k.value, k.value) for k in PartyKind],
+        }
+    return build
+
+
+@router.get("/console/admin/queues")
+def admin_queues(request: Request, session: SessionDep, actor: Admin) -> HTMLResponse:
+    return _admin_page(request, session, actor, "queues", _queues_context(session, actor)())
+
+
+@router.post("/console/admin/queues")
+def create_queue(request: Request, form: FormDep, session: SessionDep, clock: ClockDep, actor: Admin) -> Response:
+    values = {
+        "key": form_text(form, "key", max_chars=80), "name": form_text(form, "name", max_chars=200),
+        "team_id": form_text(form, "team_id", max_chars=20) or None,
+        "market_id": _optional(form_text(form, "market_id", max_chars=20)),
+        "intake_channels": form_list(form, "intake_channels"),
+        "intake_party_kinds": form_list(form, "intake_party_kinds"),
+        "intake_order": form_text(form, "intake_order", max_chars=10).strip() or "100",
+        "auto_assign": _checked(form, "auto_assign"), "is_triage": _checked(form, "is_triage"),
+        "is_active": _checked(form, "is_active"),
+    }
+    return _create(request, session, actor, "queues", values, QueueIn,
+                   lambda data: service.create_queue(session, data, now=clock.now()), _queues_context(session, actor),
+                   "/console/admin/queues?notice=created")
+
+
+# ---------------------------------------------------------------- agents
+
+
+def _agents_context(session: Session) -> Callable[[], dict[str, Any]]:
+    def build() -> dict[str, Any]:
+        teams = service.list_teams(session)
+        vendors = service.list_vendors(session)
+        return {
+            "agents": views.agent_outs(session, service.list_agents(session)),
+            "team_names": {t.id: t.name for t in teams}, "vendor_names": {v.id: v.name for v in vendors},
+            "team_options": [(t.id, t.name) for t in teams], "vendor_options": [(v.id, v.name) for v in vendors],
+            "user_options": [(u.id, f"{u.display_name} ({u.email})")
+                             for u in page_queries.users_who_may_become_agents(session)],
+        }
+    return build
+
+
+@router.get("/console/admin/agents")
+def admin_agents(request: Request, session: SessionDep, actor: Admin) -> HTMLResponse:
+    return _admin_page(request, session, actor, "agents", _agents_context(session)())
+
+
+@router.post("/console/admin/agents")
+def create_agent(request: Request, form: FormDep, session: SessionDep, clock: ClockDep, actor: Admin) -> Response:
+    values = {
+        "user_id": form_text(form, "user_id", max_chars=20) or None,
+        "vendor_id": _optional(form_text(form, "vendor_id", max_chars=20)),
+        "languages": split_list(form_text(form, "languages", max_chars=500)),
+        "skills": split_list(form_text(form, "skills", max_chars=2000)),
+        "capacity": form_text(form, "capacity", max_chars=10).strip() or "10",
+        "team_ids": form_list(form, "team_ids"),
+    }
+    return _create(request, session, actor, "agents", values, AgentIn,
+                   lambda data: service.create_agent(session, data, now=clock.now()), _agents_context(session),
+                   "/console/admin/agents?notice=created")
+
+
+def _agent_or_404(session: Session, agent_id: int) -> Agent:
+    agent = session.get(Agent, agent_id)
+    if agent is None:
+        raise NotFound(f"agent {agent_id} does not exist", field="agent_id")
+    return agent
+
+
+def _agent_edit_page(request: Request, session: Session, actor: Actor, agent: Agent, *,
+                     failure: FormFailure | None = None) -> HTMLResponse:
+    out = views.agent_outs(session, [(agent, user_by_id(session, agent.user_id))])[0]
+    values = failure.values if failure else {
+        "languages": ", ".join(out.languages), "skills": ", ".join(out.skills), "capacity": out.capacity,
+        "team_ids": [str(t) for t in out.team_ids], "presence": out.presence.value,
+    }
+    teams = service.list_teams(session)
+    vendor = service.vendor_by_id(session, agent.vendor_id) if agent.vendor_id else None
+    return render_console(request, session, actor, "directory/admin_agent_edit.html", {
+        "section": "agents", "sections": SECTIONS, "agent": out, "vendor": vendor, "values": values,
+        "errors": failure.errors if failure else {}, "failure": failure,
+        # A vendor's agent may only join their vendor's teams; offer just those.
+        "team_options": [(t.id, t.name) for t in teams if agent.vendor_id is None or t.vendor_id == agent.vendor_id],
+        "presence_options": [(p.value, p.value.capitalize()) for p in Presence],
+    }, active="admin", status_code=failure.status if failure else 200)
+
+
+@router.get("/console/admin/agents/{agent_id}")
+def edit_agent_form(request: Request, agent_id: RowId, session: SessionDep, actor: Admin) -> HTMLResponse:
+    return _agent_edit_page(request, session, actor, _agent_or_404(session, agent_id))
+
+
+@router.post("/console/admin/agents/{agent_id}")
+def edit_agent(request: Request, agent_id: RowId, form: FormDep, session: SessionDep, actor: Admin) -> Response:
+    agent = _agent_or_404(session, agent_id)
+    languages, skills = form_text(form, "languages", max_chars=500), form_text(form, "skills", max_chars=2000)
+    capacity, presence = form_text(form, "capacity", max_chars=10).strip(), form_text(form, "presence", max_chars=20)
+    team_ids = form_list(form, "team_ids")
+    values = {"languages": languages, "skills": skills, "capacity": capacity, "team_ids": team_ids,
+              "presence": presence}
+    payload = {"languages": split_list(languages), "skills": split_list(skills), "capacity": capacity or None,
+               "team_ids": team_ids, "presence": presence or None}
+    try:
+        data = AgentUpdate.model_validate(payload)
+    except ValidationError as error:
+        return _agent_edit_page(request, session, actor, agent,
+                                failure=failure_from_validation(error, "agent", values))
+    _done, refused = attempt(session, lambda: service.update_agent(session, agent, data))
+    if refused is not None:
+        return _agent_edit_page(request, session, actor, agent, failure=failure_from(refused, "agent", values))
+    return see_other(request, f"/console/admin/agents/{agent.id}?notice=saved")
