@@ -1,4 +1,4 @@
-"""A cheap password hasher for tests that never sign in with a password.
+"""A cheap password hasher for the whole suite (used by ``tests/conftest.py``).
 
 The world fixture creates fourteen users; at Argon2's production cost that is over a second
 per test. The hashes stay real Argon2 (``verify_password`` still works), just cheap to compute.

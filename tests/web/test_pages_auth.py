@@ -9,11 +9,8 @@ from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
 from tests.factories.api import customer_case, events_of
-from tests.factories.fast_hashing import fast_password_hashing
 from tests.factories.identity import PASSWORD
 from tests.factories.world import World
-
-__all__ = ["fast_password_hashing"]
 
 CSRF_INPUT = re.compile(r'name="csrf_token" value="([^"]+)"')
 

@@ -12,14 +12,11 @@ from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
 from tests.factories.api import customer_case, events_of, fresh_case, intake_case, row_counts
-from tests.factories.fast_hashing import fast_password_hashing
 from tests.factories.world import World
 from tests.web.test_pages_auth import sign_in
 from trustdesk.cases.models import Status
 from trustdesk.cases.service import TRANSITIONS
 from trustdesk.directory.models import Agent, Market, Presence
-
-__all__ = ["fast_password_hashing"]
 
 XSS = "<script>alert(1)</script>"
 

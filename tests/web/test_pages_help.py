@@ -10,12 +10,9 @@ from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
 from tests.factories.api import customer_case, fresh_case, row_counts
-from tests.factories.fast_hashing import fast_password_hashing
 from tests.factories.world import World
 from tests.web.test_pages_auth import sign_in
 from trustdesk.cases.models import Case, RequestType
-
-__all__ = ["fast_password_hashing"]
 
 XSS = "<script>alert(1)</script>"
 NOTE = "INTERNAL: customer has a fraud flag, do not refund"

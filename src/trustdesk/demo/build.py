@@ -68,6 +68,7 @@ LOGIN_CASES: dict[str, tuple[tuple[float, str, str | None], ...]] = {
     "demo-login-creator": ((0.3, "creator", "creator/commissions_missing"),
                            (0.7, "creator", "creator/content_restricted"), (0.96, "appeal", "appeal/content_removed"),
                            (0.995, "creator", "creator/payout_tax_form")),
+    "demo-login-shop.staff": ((0.45, "seller", "seller/stock_sync"), (0.97, "seller", "seller/shipping_label")),
     "requester": ((0.25, "internal", None), (0.6, "internal", None), (0.9, "internal", None),
                   (0.985, "internal", None), (0.998, "internal", None)),
 }

@@ -290,6 +290,8 @@ CUSTOMER_LOGINS: tuple[CustomerLogin, ...] = (
     CustomerLogin("buyer", "Emma Johnson", Role.BUYER, PartyKind.BUYER, "US"),
     CustomerLogin("seller", "Willow & Thread Home", Role.SELLER, PartyKind.SELLER, "US"),
     CustomerLogin("creator", "Mia Chen (@miamakes)", Role.CREATOR, PartyKind.CREATOR, "US"),
+    # A shop's staff member writes to the platform for the shop (the shop's own inbox comes later).
+    CustomerLogin("shop.staff", "Noah Patel (Willow & Thread staff)", Role.SELLER_STAFF, PartyKind.SELLER, "US"),
 )
 
 
@@ -312,6 +314,7 @@ LOGINS: tuple[LoginRow, ...] = (
     LoginRow(email_of("buyer"), "buyer (US)", "help center: own cases with threads, reply to a pending one"),
     LoginRow(email_of("seller"), "seller (US)", "help center: payout and listing cases, an appeal"),
     LoginRow(email_of("creator"), "creator (US)", "help center: commission and content cases"),
+    LoginRow(email_of("shop.staff"), "seller_staff (US)", "help center: a shop's stock-sync and shipping-label cases"),
     LoginRow(email_of("requester"), "internal_requester", "internal request form and own requests"),
 )
 
