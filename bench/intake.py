@@ -413,11 +413,8 @@ def running_server(database_url: str, workers: int, jobs: str, workdir: Path) ->
     """`trustdesk serve` on a free port of 127.0.0.1 (outbox runner on unless ``jobs`` is off); stopped on exit."""
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("TRUSTDESK_")}
-    # TRUSTDESK_RUN_JOBS_IN_PROCESS too: with one worker `serve --jobs off` alone does not stop the runner
-    # (cli.serve reads the cached settings before it sets that variable).
     env.update(TRUSTDESK_DATABASE_URL=database_url, TRUSTDESK_SECRET_KEY="bench-" + "k" * 40,
-               TRUSTDESK_DATA_DIR=str(workdir / "var"),
-               TRUSTDESK_RUN_JOBS_IN_PROCESS="true" if jobs == "thread" else "false")
+               TRUSTDESK_DATA_DIR=str(workdir / "var"))
     command = [trustdesk_command(), "serve", "--host", HOST, "--port", str(port), "--workers", str(workers),
                "--jobs", jobs]
     log_path = workdir / f"serve-{workers}.log"

@@ -48,8 +48,12 @@ def serve(
 
     import uvicorn
 
-    settings = get_settings()
+    if jobs not in ("thread", "off"):
+        raise typer.BadParameter("use thread or off", param_hint="--jobs")
+    # Set before the settings are read: with one worker uvicorn imports the app in this process.
     os.environ["TRUSTDESK_RUN_JOBS_IN_PROCESS"] = "true" if jobs == "thread" else "false"
+    get_settings.cache_clear()
+    settings = get_settings()
     uvicorn.run("trustdesk.asgi:app", host=host or settings.host, port=port or settings.port, workers=workers,
                 log_level="warning", access_log=False, proxy_headers=True)
 

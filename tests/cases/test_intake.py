@@ -23,9 +23,7 @@ from tests.factories.api import (
 from tests.factories.directory import make_queue, make_team
 from tests.factories.world import World
 from trustdesk.cases.models import Party, RequestType
-from trustdesk.cases.schemas import CaseCreate
 from trustdesk.core.clock import FrozenClock
-from trustdesk.core.idempotency import IdempotencyRecord, fingerprint
 from trustdesk.directory.models import Tier
 
 SPANISH = ("Hola, compré unas zapatillas hace dos semanas y todavía no han llegado. "
@@ -317,14 +315,3 @@ def test_every_case_table_is_counted(db: Session, world: World) -> None:
     # Guards the "nothing half-written" helpers: a renamed table would make them count nothing.
     assert set(CASE_TABLES) <= set(row_counts(db))
 
-
-def test_a_key_recorded_in_the_older_format_still_replays(client: TestClient, world: World, db: Session,
-                                                          clock: FrozenClock) -> None:
-    body = _customer_body()
-    earlier = {"id": 41, "reference": "ID-2026-000041", "status": "new"}
-    db.add(IdempotencyRecord(scope=f"user:{world.users['buyer'].id}", key="old-key",
-                             request_hash=fingerprint(CaseCreate(**body).model_dump(mode="json")), status_code=201,
-                             response=earlier, created_at=clock.now()))
-    db.commit()
-    replay = client.post("/api/v1/cases", headers=world.auth("buyer") | {"Idempotency-Key": "old-key"}, json=body)
-    assert (replay.status_code, replay.json(), replay.headers["idempotent-replayed"]) == (201, earlier, "true")

@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, Header, Path, Query, Response
-from fastapi.responses import JSONResponse
 
 from trustdesk.cases import assignment, repository, service, views
 from trustdesk.cases.access import case_for, scope_for
@@ -39,6 +38,7 @@ from trustdesk.core.identity import Actor
 from trustdesk.core.permissions import Perm
 from trustdesk.directory import service as directory
 from trustdesk.web.deps import ClockDep, Requires, SessionDep, SettingsDep
+from trustdesk.web.responses import ModelResponse
 
 router = APIRouter(tags=["cases"])
 IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key")]
@@ -47,12 +47,12 @@ FilterId = Annotated[int | None, Query(ge=1, le=MAX_ID)]
 PRINTABLE = r"^[^\x00-\x1f\x7f]*$"  # filters with control characters match nothing; say so
 
 
-def _detail_response(session: Any, case: Case, actor: Actor, status_code: int = 200) -> JSONResponse:
+def _detail_response(session: Any, case: Case, actor: Actor, status_code: int = 200) -> ModelResponse:
     body = views.case_detail(session, case, actor)
     headers = {"ETag": views.etag(case)} if actor.is_agent else {}
     if status_code == 201:
         headers["Location"] = f"/api/v1/cases/{case.id}"
-    return JSONResponse(body.model_dump(mode="json"), status_code=status_code, headers=headers)
+    return ModelResponse(body, status_code=status_code, headers=headers)
 
 
 def _with_idempotency(session: Any, actor: Actor, key: str | None, payload: dict[str, Any], now: Any,
@@ -68,11 +68,9 @@ def _with_idempotency(session: Any, actor: Actor, key: str | None, payload: dict
         headers = {"Idempotent-Replayed": "true"}
         if earlier.response.get("location"):
             headers["Location"] = earlier.response["location"]
-        if "raw" not in earlier.response:  # recorded before bodies were kept as text
-            return JSONResponse(earlier.response, status_code=earlier.status_code, headers=headers)
         return Response(earlier.response["raw"], status_code=earlier.status_code, headers=headers,
                         media_type="application/json")
-    response: JSONResponse = work()
+    response: Response = work()
     idempotency.complete(session, scope, key, response.status_code,
                          {"raw": bytes(response.body).decode(), "location": response.headers.get("location")})
     return response
@@ -85,7 +83,7 @@ def create_case(body: CaseCreate, session: SessionDep, clock: ClockDep, settings
                 idempotency_key: IdempotencyKey = None) -> Response:
     now = clock.now()
 
-    def work() -> JSONResponse:
+    def work() -> Response:
         market = directory.market_by_code(session, body.market)
         if body.channel is Channel.INTERNAL_FORM:
             raise Invalid("internal requests go through /api/v1/internal-requests", field="channel")
@@ -122,7 +120,7 @@ def list_cases(
     channel: Channel | None = None, tag: Annotated[str | None, Query(max_length=64, pattern=PRINTABLE)] = None,
     q: Annotated[str | None, Query(max_length=200, pattern=PRINTABLE)] = None,
     sort: str = "created_desc", cursor: str | None = None, limit: Annotated[int, Query(ge=1, le=200)] = 50,
-) -> CasePage | CustomerCasePage:
+) -> Response:
     filters = repository.CaseFilters(
         status=[s.value for s in status] if status else None, queue_id=queue_id, team_id=team_id, market=market,
         assignee_id=assignee_id, unassigned=unassigned, priority=priority.value if priority else None,
@@ -130,13 +128,13 @@ def list_cases(
     )
     page, next_cursor = repository.list_cases(session, filters, scope_for(actor), limit=limit, cursor=cursor)
     if actor.is_agent:
-        return CasePage(items=views.case_outs(session, page), next_cursor=next_cursor)
-    return CustomerCasePage(items=views.customer_case_outs(session, page), next_cursor=next_cursor)
+        return ModelResponse(CasePage(items=views.case_outs(session, page), next_cursor=next_cursor))
+    return ModelResponse(CustomerCasePage(items=views.customer_case_outs(session, page), next_cursor=next_cursor))
 
 
 @router.get("/cases/{case_id}", response_model=CaseDetailOut | CustomerCaseDetailOut, summary="One case")
 def get_case(case_id: RowId, session: SessionDep,
-             actor: Annotated[Actor, Depends(Requires(Perm.CASE_READ, Perm.CASE_READ_OWN))]) -> JSONResponse:
+             actor: Annotated[Actor, Depends(Requires(Perm.CASE_READ, Perm.CASE_READ_OWN))]) -> ModelResponse:
     perm = Perm.CASE_READ if actor.is_agent else Perm.CASE_READ_OWN
     return _detail_response(session, case_for(session, actor, case_id, permission=perm), actor)
 
@@ -144,7 +142,7 @@ def get_case(case_id: RowId, session: SessionDep,
 @router.patch("/cases/{case_id}", response_model=CaseDetailOut, summary="Change fields (needs If-Match)")
 def patch_case(case_id: RowId, body: CaseUpdate, session: SessionDep, clock: ClockDep,
                actor: Annotated[Actor, Depends(Requires(Perm.CASE_UPDATE))],
-               if_match: Annotated[str | None, Header(alias="If-Match")] = None) -> JSONResponse:
+               if_match: Annotated[str | None, Header(alias="If-Match")] = None) -> ModelResponse:
     case = case_for(session, actor, case_id, permission=Perm.CASE_UPDATE, for_update=True)
     check_version(case, if_match)
     service.update_case(session, case, body.model_dump(exclude_unset=True), actor=actor, now=clock.now())
@@ -290,11 +288,10 @@ def internal_request(body: InternalRequestIn, session: SessionDep, clock: ClockD
                      idempotency_key: IdempotencyKey = None) -> Response:
     now = clock.now()
 
-    def work() -> JSONResponse:
+    def work() -> Response:
         case = service.file_internal_request(session, actor, body.request_type, body.market, body.subject, body.body,
                                              body.fields, body.priority, settings=settings, now=now)
         detail = views.case_detail(session, case, actor)
-        return JSONResponse(detail.model_dump(mode="json"), status_code=201,
-                            headers={"Location": f"/api/v1/cases/{case.id}"})
+        return ModelResponse(detail, status_code=201, headers={"Location": f"/api/v1/cases/{case.id}"})
 
     return _with_idempotency(session, actor, idempotency_key, body.model_dump(mode="json"), now, work)

@@ -7,11 +7,11 @@ import json
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import String, UniqueConstraint, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import String, UniqueConstraint, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from trustdesk.core.db import Base
+from trustdesk.core.db import Base, is_postgres
 from trustdesk.core.errors import Invalid
 
 MAX_KEY_LENGTH = 200
@@ -56,28 +56,33 @@ def find(session: Session, scope: str, key: str, request_hash: str) -> Idempoten
 def claim(session: Session, scope: str, key: str, request_hash: str, now: datetime) -> IdempotencyRecord | None:
     """Reserve ``key`` before doing the work, or return the twin request's finished record.
 
-    The row is inserted first, inside a savepoint: a concurrent request with the same key
-    waits on the unique index (PostgreSQL) or the write lock (SQLite) and then sees the
-    committed record instead of creating a second object.
+    One ``INSERT ... ON CONFLICT DO NOTHING``: a concurrent request with the same key waits on
+    the unique index (PostgreSQL) or the write lock (SQLite) until the first one commits, inserts
+    nothing, and then reads the committed record instead of creating a second object. If the
+    first one rolled back, the insert goes through and this request does the work.
     """
+    dialect = postgresql if is_postgres(session) else sqlite
+    inserted = session.execute(
+        dialect.insert(IdempotencyRecord)
+        .values(scope=scope, key=key, request_hash=request_hash, status_code=0, response={}, created_at=now)
+        .on_conflict_do_nothing(index_elements=["scope", "key"])
+        .returning(IdempotencyRecord.id)
+    ).scalar()
+    if inserted is not None:
+        return None
     earlier = find(session, scope, key, request_hash)
-    if earlier is not None:
-        return earlier
-    record = IdempotencyRecord(scope=scope, key=key, request_hash=request_hash, status_code=0,
-                               response={}, created_at=now)
-    try:
-        with session.begin_nested():
-            session.add(record)
-    except IntegrityError:
-        return find(session, scope, key, request_hash)
-    return None
+    if earlier is None:  # pragma: no cover - the conflicting row is committed before the insert returns
+        raise RuntimeError(f"idempotency key {key!r} conflicted but cannot be read")
+    return earlier
 
 
 def complete(session: Session, scope: str, key: str, status_code: int, response: dict[str, Any]) -> None:
-    record = session.scalar(
-        select(IdempotencyRecord).where(IdempotencyRecord.scope == scope, IdempotencyRecord.key == key)
+    """Record the response of the request that claimed ``key``."""
+    updated = session.execute(
+        update(IdempotencyRecord)
+        .where(IdempotencyRecord.scope == scope, IdempotencyRecord.key == key)
+        .values(status_code=status_code, response=response)
+        .execution_options(synchronize_session=False)
     )
-    if record is None:
+    if updated.rowcount != 1:  # type: ignore[attr-defined]
         raise RuntimeError("complete() without claim()")
-    record.status_code = status_code
-    record.response = response

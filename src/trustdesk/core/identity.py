@@ -175,11 +175,13 @@ def issue_token(session: Session, user: User, *, name: str, now: datetime) -> tu
 def user_for_token(session: Session, secret: str, *, now: datetime) -> User | None:
     if not secret.startswith(TOKEN_PREFIX):
         return None
-    token = session.scalar(select(ApiToken).where(ApiToken.token_hash == _digest(secret)))
-    if token is None or token.revoked_at is not None:
+    found = session.execute(
+        select(ApiToken, User).join(User, User.id == ApiToken.user_id).where(ApiToken.token_hash == _digest(secret))
+    ).first()
+    if found is None:
         return None
-    user = session.get(User, token.user_id)
-    if user is None or not user.is_active:
+    token, user = found
+    if token.revoked_at is not None or not user.is_active:
         return None
     # Touch at most once a minute so reads do not turn into writes on every request.
     if token.last_used_at is None or (now - token.last_used_at).total_seconds() > 60:

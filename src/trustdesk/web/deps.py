@@ -15,6 +15,7 @@ from typing import Annotated, Any
 from fastapi import Depends, Request
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 from sqlalchemy.orm import Session, sessionmaker
+from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData
 
 from trustdesk.core.clock import Clock
@@ -184,7 +185,8 @@ class PageRequires:
         self.permission = permission
 
     async def __call__(self, request: Request, session: SessionDep) -> Actor:
-        actor, _method = resolve_actor(request, session)
+        # Async because the CSRF check reads the form; the database lookup goes to the pool.
+        actor, _method = await run_in_threadpool(resolve_actor, request, session)
         if actor is None:
             raise NotSignedIn("sign in to continue")
         await check_csrf(request)
@@ -198,6 +200,6 @@ async def public(request: Request) -> None:
     await check_csrf(request)
 
 
-async def optional_actor(request: Request, session: SessionDep) -> Actor | None:
+def optional_actor(request: Request, session: SessionDep) -> Actor | None:
     actor, _method = resolve_actor(request, session)
     return actor

@@ -1,0 +1,116 @@
+"""The ``trustdesk`` command against a real SQLite file: migrate, users, tokens, cases, serve's options."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+from typer.testing import CliRunner
+
+from tests.conftest import START
+from tests.factories.cases import make_case, make_party
+from tests.factories.directory import make_market, make_queue, make_team
+from trustdesk import cli
+from trustdesk.core.db import make_engine, make_session_factory, transaction
+from trustdesk.core.identity import ApiToken, User
+from trustdesk.core.settings import get_settings
+
+runner = CliRunner()
+
+
+@pytest.fixture
+def database(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    url = f"sqlite:///{tmp_path / 'cli.db'}"
+    monkeypatch.setenv("TRUSTDESK_DATABASE_URL", url)
+    monkeypatch.setenv("TRUSTDESK_DATA_DIR", str(tmp_path))
+    get_settings.cache_clear()
+    yield url
+    get_settings.cache_clear()
+
+
+def run(*args: str) -> Any:
+    return runner.invoke(cli.app, list(args))
+
+
+def test_migrate_then_manage_users_and_tokens(database: str) -> None:
+    assert "database at head" in run("migrate").output
+    assert "database at head" in run("migrate").output  # a second run is a no-op
+
+    created = run("users", "create", "lead@example.test", "--name", "Lena Lead", "--role", "lead",
+                  "--password", "a-long-enough-password")
+    assert created.exit_code == 0, created.output
+    token = run("users", "token", "lead@example.test", "--name", "integration")
+    assert token.exit_code == 0, token.output
+    secret = token.output.strip()
+    assert secret.startswith("td_")
+
+    assert run("users", "set-role", "lead@example.test", "admin").exit_code == 0
+    listing = run("users", "list").output
+    assert "admin" in listing and "lead@example.test" in listing
+
+    with make_session_factory(make_engine(database))() as session:
+        user = session.scalars(select(User)).one()
+        stored = session.scalars(select(ApiToken)).one()
+    assert user.role == "admin"
+    # Only the token's hash is kept.
+    assert stored.token_hash == hashlib.sha256(secret.encode()).hexdigest()
+    assert secret not in (stored.token_hash, stored.prefix)
+
+
+def test_unknown_users_and_roles_are_refused(database: str) -> None:
+    run("migrate")
+    missing = run("users", "token", "nobody@example.test")
+    assert missing.exit_code == 2 and "no user nobody@example.test" in missing.output
+    bad_role = run("users", "create", "x@example.test", "--name", "X", "--role", "wizard")
+    assert bad_role.exit_code == 2 and "wizard" in bad_role.output
+
+
+def test_cases_list_and_show(database: str) -> None:
+    run("migrate")
+    with transaction(make_session_factory(make_engine(database))) as session:
+        market = make_market(session, now=START)
+        queue = make_queue(session, now=START, key="us-buyers", team=make_team(session, now=START, key="t1"),
+                           market=market, intake_channels=["web_form"])
+        party = make_party(session, market, now=START)
+        case = make_case(session, market=market, party=party, queue=queue, now=START,
+                         subject="Parcel never arrived", body="Order 991 <b>never</b> came.")
+        reference = case.reference
+
+    listing = run("cases", "list", "--queue", "us-buyers")
+    assert listing.exit_code == 0 and reference in listing.output and "Parcel never arrived" in listing.output
+    assert reference not in run("cases", "list", "--status", "closed").output
+    assert run("cases", "list", "--queue", "nope").exit_code == 2
+
+    shown = json.loads(run("cases", "show", reference, "--json").output)
+    assert shown["reference"] == reference
+    assert [m["body"] for m in shown["messages"]] == ["Order 991 <b>never</b> came."]
+    assert shown["events"][0]["type"] == "case.created"
+    assert run("cases", "show", "ID-2026-999999").exit_code == 2
+
+
+@pytest.mark.parametrize(("jobs", "expected"), [("thread", True), ("off", False)])
+def test_serve_passes_the_jobs_choice_to_the_app(database: str, monkeypatch: pytest.MonkeyPatch,
+                                                  jobs: str, expected: bool) -> None:
+    seen: dict[str, Any] = {}
+
+    def fake_run(target: str, **options: Any) -> None:  # uvicorn would import the app in this process
+        seen.update(options, target=target, jobs=get_settings().run_jobs_in_process)
+
+    monkeypatch.setattr("uvicorn.run", fake_run)
+    # serve sets this variable for the worker processes; monkeypatch puts the original back afterwards.
+    monkeypatch.setenv("TRUSTDESK_RUN_JOBS_IN_PROCESS", "true" if expected is False else "false")
+    get_settings.cache_clear()
+    get_settings()  # cached before serve runs, as in a real process
+    result = run("serve", "--port", "8765", "--jobs", jobs)
+    assert result.exit_code == 0, result.output
+    assert (seen["target"], seen["port"], seen["jobs"]) == ("trustdesk.asgi:app", 8765, expected)
+
+
+def test_serve_refuses_an_unknown_jobs_mode(database: str) -> None:
+    result = run("serve", "--jobs", "sometimes")
+    assert result.exit_code == 2 and "--jobs" in result.output
