@@ -7,7 +7,7 @@ import re
 from datetime import datetime
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
+from pydantic import BaseModel, Field, StringConstraints, field_validator
 
 from trustdesk.cases.models import (
     AuthorType,
@@ -19,43 +19,13 @@ from trustdesk.cases.models import (
     Status,
     Visibility,
 )
-from trustdesk.core.db import MAX_ID
+from trustdesk.core.schemas import DbId, Out, StrictIn
 
-# A reference to a row: positive and within the database's INTEGER range.
-DbId = Annotated[int, Field(ge=1, le=MAX_ID)]
 TAG_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_:.-]{0,63}$")
 MAX_CUSTOM_FIELDS_BYTES = 8192
 Text = Annotated[str, StringConstraints(min_length=1, max_length=20_000)]
 
 
-CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
-
-
-def without_control_characters(value: Any) -> Any:
-    """``value`` with control characters (other than newline and tab) removed from every string in it.
-
-    They have no place in text people read, and PostgreSQL cannot store NUL at all.
-    """
-    if isinstance(value, str):
-        return CONTROL_CHARACTERS.sub("", value)
-    if isinstance(value, list):
-        return [without_control_characters(item) for item in value]
-    if isinstance(value, dict):
-        return {without_control_characters(k): without_control_characters(v) for k, v in value.items()}
-    return value
-
-
-class StrictIn(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
-
-    @model_validator(mode="before")
-    @classmethod
-    def _strip_control_characters(cls, data: Any) -> Any:
-        return without_control_characters(data)
-
-
-class Out(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
 
 
 def _tags(values: list[str]) -> list[str]:

@@ -291,7 +291,7 @@ CUSTOMER_LOGINS: tuple[CustomerLogin, ...] = (
     CustomerLogin("seller", "Willow & Thread Home", Role.SELLER, PartyKind.SELLER, "US"),
     CustomerLogin("creator", "Mia Chen (@miamakes)", Role.CREATOR, PartyKind.CREATOR, "US"),
     # A shop's staff member writes to the platform for the shop (the shop's own inbox comes later).
-    CustomerLogin("shop.staff", "Noah Patel (Willow & Thread staff)", Role.SELLER_STAFF, PartyKind.SELLER, "US"),
+    CustomerLogin("shop.staff", "Noah Patel", Role.SELLER_STAFF, PartyKind.SELLER, "US"),
 )
 
 

@@ -4,36 +4,20 @@ from __future__ import annotations
 
 from datetime import datetime
 from functools import lru_cache
-from typing import Annotated, Any
+from typing import Annotated
 from zoneinfo import available_timezones
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
+from pydantic import BaseModel, Field, StringConstraints, field_validator
 
-from trustdesk.cases.schemas import without_control_characters
-from trustdesk.core.db import MAX_ID
+from trustdesk.core.schemas import DbId, Out, StrictIn
 from trustdesk.directory.models import Presence, Tier
 
 # The zone database is read from disk on every call; it does not change while the process runs.
 _known_zones = lru_cache(maxsize=1)(available_timezones)
 _CODE = r"^[A-Za-z0-9][A-Za-z0-9_.-]*$"
 _LANG = r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})?$"
-# A reference to a row: positive and within the database's INTEGER range.
-DbId = Annotated[int, Field(ge=1, le=MAX_ID)]
 LanguageCode = Annotated[str, StringConstraints(pattern=_LANG)]
 Skill = Annotated[str, StringConstraints(min_length=1, max_length=64, strip_whitespace=True)]
-
-
-class StrictIn(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
-
-    @model_validator(mode="before")
-    @classmethod
-    def _strip_control_characters(cls, data: Any) -> Any:
-        return without_control_characters(data)
-
-
-class Out(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
 
 
 class MarketIn(StrictIn):
