@@ -16,7 +16,7 @@ from tests.factories.world import World
 from tests.web.test_pages_auth import sign_in
 from trustdesk.cases.models import Status
 from trustdesk.cases.service import TRANSITIONS
-from trustdesk.directory.models import Agent, Market, Presence
+from trustdesk.directory.models import Agent, Market, Presence, Queue
 
 XSS = "<script>alert(1)</script>"
 
@@ -337,6 +337,33 @@ def test_admin_edits_an_agent(client: TestClient, world: World, db: Session) -> 
     assert agent is not None
     assert (agent.languages, agent.skills, agent.capacity, agent.presence) == (
         ["en", "es"], ["refunds", "payments"], 3, "away")
+
+
+def test_admin_edits_a_queue(client: TestClient, world: World, db: Session) -> None:
+    token = sign_in(client, "admin")
+    queue = world.queue_a
+    page = client.get(f"/console/admin/queues/{queue.id}")
+    assert page.status_code == 200
+    assert 'value="us-buyers"' in page.text and "Edit queue" in page.text
+    form = {"key": "us-buyers", "name": "US buyers (chat)", "team_id": str(queue.team_id),
+            "market_id": str(queue.market_id), "intake_channels": ["in_app_chat"], "intake_party_kinds": ["buyer"],
+            "intake_order": "5", "auto_assign": "1", "is_active": "1", "csrf_token": token}
+
+    clash = client.post(f"/console/admin/queues/{queue.id}", data=form | {"key": world.queue_b.key})
+    bad = client.post(f"/console/admin/queues/{queue.id}", data=form | {"intake_channels": ["fax"]})
+    db.expire_all()
+    assert clash.status_code == 409 and 'id="f-key-error"' in clash.text
+    assert bad.status_code == 422 and "fax" not in db.get(Queue, queue.id).intake_channels  # type: ignore[union-attr]
+    assert db.get(Queue, queue.id).name == "us-buyers"  # type: ignore[union-attr]
+
+    saved = client.post(f"/console/admin/queues/{queue.id}", data=form, follow_redirects=False)
+    assert saved.status_code == 303 and saved.headers["location"].endswith("?notice=saved")
+    db.expire_all()
+    edited = db.get(Queue, queue.id)
+    assert edited is not None
+    assert (edited.name, edited.intake_channels, edited.intake_order, edited.is_triage) == (
+        "US buyers (chat)", ["in_app_chat"], 5, False)
+    assert client.get(f"/console/admin/queues/{2**31 - 1}").status_code == 404
 
 
 @pytest.mark.parametrize("who", ["agent_t1", "lead"])

@@ -18,7 +18,7 @@ from trustdesk.core.errors import Forbidden, Invalid, NotFound
 from trustdesk.core.identity import Actor, user_by_id
 from trustdesk.core.permissions import Perm
 from trustdesk.directory import page_queries, service, views
-from trustdesk.directory.models import Agent, Presence, Tier
+from trustdesk.directory.models import Agent, Presence, Queue, Tier
 from trustdesk.directory.schemas import AgentIn, AgentUpdate, MarketIn, QueueIn, TeamIn, VendorIn
 from trustdesk.web.deps import ClockDep, PageRequires, SessionDep
 from trustdesk.web.pages import (
@@ -211,9 +211,8 @@ def admin_queues(request: Request, session: SessionDep, actor: Admin) -> HTMLRes
     return _admin_page(request, session, actor, "queues", _queues_context(session, actor)())
 
 
-@router.post("/console/admin/queues")
-def create_queue(request: Request, form: FormDep, session: SessionDep, clock: ClockDep, actor: Admin) -> Response:
-    values = {
+def _queue_values(form: FormData) -> dict[str, Any]:
+    return {
         "key": form_text(form, "key", max_chars=80), "name": form_text(form, "name", max_chars=200),
         "team_id": form_text(form, "team_id", max_chars=20) or None,
         "market_id": _optional(form_text(form, "market_id", max_chars=20)),
@@ -223,9 +222,49 @@ def create_queue(request: Request, form: FormDep, session: SessionDep, clock: Cl
         "auto_assign": _checked(form, "auto_assign"), "is_triage": _checked(form, "is_triage"),
         "is_active": _checked(form, "is_active"),
     }
-    return _create(request, session, actor, "queues", values, QueueIn,
+
+
+@router.post("/console/admin/queues")
+def create_queue(request: Request, form: FormDep, session: SessionDep, clock: ClockDep, actor: Admin) -> Response:
+    return _create(request, session, actor, "queues", _queue_values(form), QueueIn,
                    lambda data: service.create_queue(session, data, now=clock.now()), _queues_context(session, actor),
                    "/console/admin/queues?notice=created")
+
+
+def _queue_edit_page(request: Request, session: Session, actor: Actor, queue: Queue, *,
+                     failure: FormFailure | None = None) -> HTMLResponse:
+    values = failure.values if failure else {
+        "key": queue.key, "name": queue.name, "team_id": str(queue.team_id),
+        "market_id": str(queue.market_id) if queue.market_id else "", "intake_channels": queue.intake_channels,
+        "intake_party_kinds": queue.intake_party_kinds, "intake_order": str(queue.intake_order),
+        "auto_assign": queue.auto_assign, "is_triage": queue.is_triage, "is_active": queue.is_active,
+    }
+    context = _queues_context(session, actor)()
+    counts = views.queue_counts(session, [(queue, service.team_by_id(session, queue.team_id))])[0]
+    context.update({"section": "queues", "sections": SECTIONS, "queue": queue, "values": values,
+                    "open_cases": counts.new + counts.open + counts.pending + counts.on_hold,
+                    "errors": failure.errors if failure else {}, "failure": failure})
+    return render_console(request, session, actor, "directory/admin_queue_edit.html", context, active="admin",
+                          status_code=failure.status if failure else 200)
+
+
+@router.get("/console/admin/queues/{queue_id}")
+def edit_queue_form(request: Request, queue_id: RowId, session: SessionDep, actor: Admin) -> HTMLResponse:
+    return _queue_edit_page(request, session, actor, service.queue_visible(session, actor, queue_id)[0])
+
+
+@router.post("/console/admin/queues/{queue_id}")
+def edit_queue(request: Request, queue_id: RowId, form: FormDep, session: SessionDep, actor: Admin) -> Response:
+    queue = service.queue_visible(session, actor, queue_id)[0]
+    values = _queue_values(form)
+    try:
+        data = QueueIn.model_validate(values)
+    except ValidationError as error:
+        return _queue_edit_page(request, session, actor, queue, failure=failure_from_validation(error, "queue", values))
+    _done, refused = attempt(session, lambda: service.update_queue(session, queue, data))
+    if refused is not None:
+        return _queue_edit_page(request, session, actor, queue, failure=failure_from(refused, "queue", values))
+    return see_other(request, f"/console/admin/queues/{queue.id}?notice=saved")
 
 
 # ---------------------------------------------------------------- agents
