@@ -16,7 +16,7 @@ from tests.factories.world import World
 from tests.web.test_pages_auth import sign_in
 from trustdesk.cases.models import Status
 from trustdesk.cases.service import TRANSITIONS
-from trustdesk.directory.models import Agent, Market, Presence, Queue
+from trustdesk.directory.models import Agent, Market, Presence, Queue, Team
 
 XSS = "<script>alert(1)</script>"
 
@@ -259,7 +259,8 @@ def test_htmx_errors_are_swapped_into_the_alerts_region(client: TestClient, worl
 
 
 def _console_routes(app: FastAPI, world: World, case_id: int) -> list[tuple[str, str]]:
-    values = {"queue_id": world.queue_a.id, "case_id": case_id, "agent_id": world.agents["agent_t1"].id}
+    values = {"queue_id": world.queue_a.id, "case_id": case_id, "agent_id": world.agents["agent_t1"].id,
+              "market_id": world.queue_a.market_id, "team_id": world.t1_a.id}
     routes = []
     for prefix, router in app.state.routers:
         for route in router.routes:
@@ -364,6 +365,34 @@ def test_admin_edits_a_queue(client: TestClient, world: World, db: Session) -> N
     assert (edited.name, edited.intake_channels, edited.intake_order, edited.is_triage) == (
         "US buyers (chat)", ["in_app_chat"], 5, False)
     assert client.get(f"/console/admin/queues/{2**31 - 1}").status_code == 404
+
+
+def test_admin_edits_a_market_and_a_team(client: TestClient, world: World, db: Session) -> None:
+    token = sign_in(client, "admin")
+    market_id, team_id = world.queue_b.market_id, world.t1_a.id
+    assert 'value="Europe/Madrid"' in client.get(f"/console/admin/markets/{market_id}").text
+    assert 'value="t1-a"' in client.get(f"/console/admin/teams/{team_id}").text
+    market_form = {"code": "ES", "name": "España", "time_zone": "Europe/Madrid", "languages": "es, ca, en",
+                   "default_language": "es", "currency": "EUR", "is_active": "1", "csrf_token": token}
+
+    bad = client.post(f"/console/admin/markets/{market_id}", data=market_form | {"default_language": "fr"})
+    clash = client.post(f"/console/admin/teams/{team_id}", data={
+        "key": world.t1_b.key, "name": "T1 Vendor A", "tier": "t1", "vendor_id": str(world.t1_a.vendor_id),
+        "csrf_token": token})
+    market_saved = client.post(f"/console/admin/markets/{market_id}", data=market_form, follow_redirects=False)
+    team_saved = client.post(f"/console/admin/teams/{team_id}", data={
+        "key": "t1-a", "name": "Tier 1 Vendor A (US)", "tier": "t1", "vendor_id": str(world.t1_a.vendor_id),
+        "csrf_token": token}, follow_redirects=False)
+
+    assert bad.status_code == 422 and 'id="f-default_language-error"' in bad.text and "España" in bad.text
+    assert clash.status_code == 409 and 'id="f-key-error"' in clash.text
+    assert market_saved.status_code == 303 and team_saved.status_code == 303
+    db.expire_all()
+    market = db.get(Market, market_id)
+    assert market is not None and (market.name, market.languages) == ("España", ["es", "ca", "en"])
+    assert db.get(Team, team_id).name == "Tier 1 Vendor A (US)"  # type: ignore[union-attr]
+    assert client.get("/console/admin/markets/999999").status_code == 404
+    assert client.get("/console/admin/teams/999999").status_code == 404
 
 
 @pytest.mark.parametrize("who", ["agent_t1", "lead"])

@@ -4,6 +4,7 @@ queues and agents. Forms become the API's pydantic schemas, so pages and API val
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import asdict, dataclass
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Request
@@ -18,7 +19,7 @@ from trustdesk.core.errors import Forbidden, Invalid, NotFound
 from trustdesk.core.identity import Actor, user_by_id
 from trustdesk.core.permissions import Perm
 from trustdesk.directory import page_queries, service, views
-from trustdesk.directory.models import Agent, Presence, Queue, Tier
+from trustdesk.directory.models import Agent, Market, Presence, Queue, Team, Tier
 from trustdesk.directory.schemas import AgentIn, AgentUpdate, MarketIn, QueueIn, TeamIn, VendorIn
 from trustdesk.web.deps import ClockDep, PageRequires, SessionDep
 from trustdesk.web.pages import (
@@ -99,6 +100,43 @@ def _create(request: Request, session: Session, actor: Actor, section: str, valu
     return see_other(request, success_url)
 
 
+@dataclass(frozen=True)
+class EditPage:
+    """What the shared edit page shows about the row being edited."""
+
+    item_id: int
+    item_name: str
+    item_kind: str
+    item_sub: str = ""
+    item_link: tuple[str, str] | None = None
+    edit_hint: str = ""
+
+
+def _edit_page(request: Request, session: Session, actor: Actor, section: str, page: EditPage,
+               values: dict[str, Any], context: dict[str, Any], *, failure: FormFailure | None = None) -> HTMLResponse:
+    ctx = {"section": section, "sections": SECTIONS, "section_label": dict(SECTIONS)[section],
+           "values": failure.values if failure else values, "errors": failure.errors if failure else {},
+           "failure": failure, **asdict(page), **context}
+    return render_console(request, session, actor, "directory/admin_edit.html", ctx, active="admin",
+                          status_code=failure.status if failure else 200)
+
+
+def _save_edit(request: Request, session: Session, actor: Actor, section: str, page: EditPage,
+               values: dict[str, Any], schema: type[BaseModel], save: Callable[[Any], object],
+               context: Callable[[], dict[str, Any]]) -> Response:
+    """Validate the edited form and save; on a refusal show it again with what was typed."""
+    try:
+        data = schema.model_validate(values)
+    except ValidationError as error:
+        return _edit_page(request, session, actor, section, page, values, context(),
+                          failure=failure_from_validation(error, section, values))
+    _done, refused = attempt(session, lambda: save(data))
+    if refused is not None:
+        return _edit_page(request, session, actor, section, page, values, context(),
+                          failure=failure_from(refused, section, values))
+    return see_other(request, f"/console/admin/{section}/{page.item_id}?notice=saved")
+
+
 # ---------------------------------------------------------------- overview
 
 
@@ -125,18 +163,41 @@ def admin_markets(request: Request, session: SessionDep, actor: Admin) -> HTMLRe
     return _admin_page(request, session, actor, "markets", _markets_context(session)())
 
 
-@router.post("/console/admin/markets")
-def create_market(request: Request, form: FormDep, session: SessionDep, clock: ClockDep, actor: Admin) -> Response:
-    values: dict[str, Any] = {
+def _market_values(form: FormData) -> dict[str, Any]:
+    return {
         "code": form_text(form, "code", max_chars=20).upper(), "name": form_text(form, "name", max_chars=200),
         "time_zone": form_text(form, "time_zone", max_chars=100).strip(),
         "languages": split_list(form_text(form, "languages", max_chars=500)),
         "default_language": form_text(form, "default_language", max_chars=20).strip(),
         "currency": form_text(form, "currency", max_chars=10).strip().upper(), "is_active": _checked(form, "is_active"),
     }
-    return _create(request, session, actor, "markets", values, MarketIn,
+
+
+@router.post("/console/admin/markets")
+def create_market(request: Request, form: FormDep, session: SessionDep, clock: ClockDep, actor: Admin) -> Response:
+    return _create(request, session, actor, "markets", _market_values(form), MarketIn,
                    lambda data: service.create_market(session, data, now=clock.now()), _markets_context(session),
                    "/console/admin/markets?notice=created")
+
+
+def _market_page(market: Market) -> EditPage:
+    return EditPage(market.id, market.name, "market", item_sub=f"{market.code} · {market.time_zone}")
+
+
+@router.get("/console/admin/markets/{market_id}")
+def edit_market_form(request: Request, market_id: RowId, session: SessionDep, actor: Admin) -> HTMLResponse:
+    market = service.market_by_id(session, market_id)
+    values = {"code": market.code, "name": market.name, "time_zone": market.time_zone, "languages": market.languages,
+              "default_language": market.default_language, "currency": market.currency,
+              "is_active": market.is_active}
+    return _edit_page(request, session, actor, "markets", _market_page(market), values, {})
+
+
+@router.post("/console/admin/markets/{market_id}")
+def edit_market(request: Request, market_id: RowId, form: FormDep, session: SessionDep, actor: Admin) -> Response:
+    market = service.market_by_id(session, market_id)
+    return _save_edit(request, session, actor, "markets", _market_page(market), _market_values(form), MarketIn,
+                      lambda data: service.update_market(session, market, data), lambda: {})
 
 
 # ---------------------------------------------------------------- vendors
@@ -180,13 +241,42 @@ def admin_teams(request: Request, session: SessionDep, actor: Admin) -> HTMLResp
     return _admin_page(request, session, actor, "teams", _teams_context(session)())
 
 
+def _team_values(form: FormData) -> dict[str, Any]:
+    return {"key": form_text(form, "key", max_chars=80), "name": form_text(form, "name", max_chars=200),
+            "tier": form_text(form, "tier", max_chars=20), "vendor_id": _optional(form_text(form, "vendor_id"))}
+
+
 @router.post("/console/admin/teams")
 def create_team(request: Request, form: FormDep, session: SessionDep, clock: ClockDep, actor: Admin) -> Response:
-    values = {"key": form_text(form, "key", max_chars=80), "name": form_text(form, "name", max_chars=200),
-              "tier": form_text(form, "tier", max_chars=20), "vendor_id": _optional(form_text(form, "vendor_id"))}
-    return _create(request, session, actor, "teams", values, TeamIn,
+    return _create(request, session, actor, "teams", _team_values(form), TeamIn,
                    lambda data: service.create_team(session, data, now=clock.now()), _teams_context(session),
                    "/console/admin/teams?notice=created")
+
+
+def _team_page(team: Team) -> EditPage:
+    return EditPage(team.id, team.name, "team", item_sub=f"{team.key} · {TIER_LABELS[Tier(team.tier)]}")
+
+
+@router.get("/console/admin/teams/{team_id}")
+def edit_team_form(request: Request, team_id: RowId, session: SessionDep, actor: Admin) -> HTMLResponse:
+    team = _team_or_404(session, team_id)
+    values = {"key": team.key, "name": team.name, "tier": team.tier,
+              "vendor_id": str(team.vendor_id) if team.vendor_id else ""}
+    return _edit_page(request, session, actor, "teams", _team_page(team), values, _teams_context(session)())
+
+
+@router.post("/console/admin/teams/{team_id}")
+def edit_team(request: Request, team_id: RowId, form: FormDep, session: SessionDep, actor: Admin) -> Response:
+    team = _team_or_404(session, team_id)
+    return _save_edit(request, session, actor, "teams", _team_page(team), _team_values(form), TeamIn,
+                      lambda data: service.update_team(session, team, data), _teams_context(session))
+
+
+def _team_or_404(session: Session, team_id: int) -> Team:
+    team = session.get(Team, team_id)
+    if team is None:
+        raise NotFound(f"team {team_id} does not exist", field="team_id")
+    return team
 
 
 # ---------------------------------------------------------------- queues
@@ -231,40 +321,34 @@ def create_queue(request: Request, form: FormDep, session: SessionDep, clock: Cl
                    "/console/admin/queues?notice=created")
 
 
-def _queue_edit_page(request: Request, session: Session, actor: Actor, queue: Queue, *,
-                     failure: FormFailure | None = None) -> HTMLResponse:
-    values = failure.values if failure else {
+def _queue_page(session: Session, queue: Queue) -> EditPage:
+    counts = views.queue_counts(session, [(queue, service.team_by_id(session, queue.team_id))])[0]
+    open_cases = counts.new + counts.open + counts.pending + counts.on_hold
+    return EditPage(queue.id, queue.name, "queue",
+                    item_sub=f"{queue.key} · {open_cases} open {'case' if open_cases == 1 else 'cases'} now",
+                    item_link=(f"/console/queues/{queue.id}", "Open the queue"),
+                    edit_hint="Changes apply to cases that arrive from now on; cases already in the queue stay "
+                              "where they are.")
+
+
+@router.get("/console/admin/queues/{queue_id}")
+def edit_queue_form(request: Request, queue_id: RowId, session: SessionDep, actor: Admin) -> HTMLResponse:
+    queue = service.queue_visible(session, actor, queue_id)[0]
+    values = {
         "key": queue.key, "name": queue.name, "team_id": str(queue.team_id),
         "market_id": str(queue.market_id) if queue.market_id else "", "intake_channels": queue.intake_channels,
         "intake_party_kinds": queue.intake_party_kinds, "intake_order": str(queue.intake_order),
         "auto_assign": queue.auto_assign, "is_triage": queue.is_triage, "is_active": queue.is_active,
     }
-    context = _queues_context(session, actor)()
-    counts = views.queue_counts(session, [(queue, service.team_by_id(session, queue.team_id))])[0]
-    context.update({"section": "queues", "sections": SECTIONS, "queue": queue, "values": values,
-                    "open_cases": counts.new + counts.open + counts.pending + counts.on_hold,
-                    "errors": failure.errors if failure else {}, "failure": failure})
-    return render_console(request, session, actor, "directory/admin_queue_edit.html", context, active="admin",
-                          status_code=failure.status if failure else 200)
-
-
-@router.get("/console/admin/queues/{queue_id}")
-def edit_queue_form(request: Request, queue_id: RowId, session: SessionDep, actor: Admin) -> HTMLResponse:
-    return _queue_edit_page(request, session, actor, service.queue_visible(session, actor, queue_id)[0])
+    return _edit_page(request, session, actor, "queues", _queue_page(session, queue), values,
+                      _queues_context(session, actor)())
 
 
 @router.post("/console/admin/queues/{queue_id}")
 def edit_queue(request: Request, queue_id: RowId, form: FormDep, session: SessionDep, actor: Admin) -> Response:
     queue = service.queue_visible(session, actor, queue_id)[0]
-    values = _queue_values(form)
-    try:
-        data = QueueIn.model_validate(values)
-    except ValidationError as error:
-        return _queue_edit_page(request, session, actor, queue, failure=failure_from_validation(error, "queue", values))
-    _done, refused = attempt(session, lambda: service.update_queue(session, queue, data))
-    if refused is not None:
-        return _queue_edit_page(request, session, actor, queue, failure=failure_from(refused, "queue", values))
-    return see_other(request, f"/console/admin/queues/{queue.id}?notice=saved")
+    return _save_edit(request, session, actor, "queues", _queue_page(session, queue), _queue_values(form), QueueIn,
+                      lambda data: service.update_queue(session, queue, data), _queues_context(session, actor))
 
 
 # ---------------------------------------------------------------- agents
