@@ -26,8 +26,6 @@ MAX_CUSTOM_FIELDS_BYTES = 8192
 Text = Annotated[str, StringConstraints(min_length=1, max_length=20_000)]
 
 
-
-
 def _tags(values: list[str]) -> list[str]:
     cleaned: list[str] = []
     for raw in values:

@@ -253,6 +253,13 @@ def create_team(request: Request, form: FormDep, session: SessionDep, clock: Clo
                    "/console/admin/teams?notice=created")
 
 
+def _team_or_404(session: Session, team_id: int) -> Team:
+    team = session.get(Team, team_id)
+    if team is None:
+        raise NotFound(f"team {team_id} does not exist", field="team_id")
+    return team
+
+
 def _team_page(team: Team) -> EditPage:
     return EditPage(team.id, team.name, "team", item_sub=f"{team.key} · {TIER_LABELS[Tier(team.tier)]}")
 
@@ -270,13 +277,6 @@ def edit_team(request: Request, team_id: RowId, form: FormDep, session: SessionD
     team = _team_or_404(session, team_id)
     return _save_edit(request, session, actor, "teams", _team_page(team), _team_values(form), TeamIn,
                       lambda data: service.update_team(session, team, data), _teams_context(session))
-
-
-def _team_or_404(session: Session, team_id: int) -> Team:
-    team = session.get(Team, team_id)
-    if team is None:
-        raise NotFound(f"team {team_id} does not exist", field="team_id")
-    return team
 
 
 # ---------------------------------------------------------------- queues
