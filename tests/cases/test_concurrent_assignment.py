@@ -6,42 +6,27 @@ SQLite serializes writers and is covered by the same test.
 
 from __future__ import annotations
 
-import threading
 from collections import Counter
-from collections.abc import Callable, Iterator
-from pathlib import Path
+from collections.abc import Callable
 
-import pytest
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from tests.conftest import BACKENDS, START, _worker, fresh_postgres_engine
+from tests.conftest import START
 from tests.factories.cases import make_case, make_party
+from tests.factories.concurrency import race
 from tests.factories.directory import make_agent, make_market, make_queue, make_team
 from tests.factories.identity import make_user
 from trustdesk.cases import assignment
 from trustdesk.cases.models import Case
 from trustdesk.core.clock import FrozenClock
-from trustdesk.core.db import make_engine, make_session_factory, transaction
+from trustdesk.core.db import make_session_factory, transaction
 from trustdesk.core.events import SYSTEM, CaseEvent
-from trustdesk.core.migrate import upgrade
 from trustdesk.core.permissions import Role
 from trustdesk.directory.models import Agent, Queue
 
 THREADS = 8
 CASES = 60
-
-
-@pytest.fixture(params=BACKENDS)
-def committed_engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
-    """A database of its own where transactions really commit (so threads really race)."""
-    if request.param == "sqlite":
-        engine = make_engine(f"sqlite:///{tmp_path / 'race.db'}")
-    else:
-        engine = fresh_postgres_engine(f"race_{_worker()}")
-    upgrade(engine)
-    yield engine
-    engine.dispose()
 
 
 def _seed(factory: sessionmaker[Session], *, agents: int, capacity: int,
@@ -62,25 +47,6 @@ def _seed(factory: sessionmaker[Session], *, agents: int, capacity: int,
     return queue.id, ids, agent_ids
 
 
-def _race(workers: list[Callable[[], None]]) -> None:
-    barrier = threading.Barrier(len(workers))
-    errors: list[BaseException] = []
-
-    def run(work: Callable[[], None]) -> None:
-        barrier.wait()
-        try:
-            work()
-        except BaseException as exc:  # collected and re-raised in the test thread
-            errors.append(exc)
-
-    threads = [threading.Thread(target=run, args=(w,)) for w in workers]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=120)
-    assert not errors, errors
-
-
 def test_get_next_never_hands_one_case_to_two_agents(committed_engine: Engine) -> None:
     factory = make_session_factory(committed_engine)
     queue_id, case_ids, agent_ids = _seed(factory, agents=THREADS, capacity=100, auto_assign=False)
@@ -99,7 +65,7 @@ def test_get_next_never_hands_one_case_to_two_agents(committed_engine: Engine) -
                     claimed[agent_id].append(case.id)
         return work
 
-    _race([worker(a) for a in agent_ids])
+    race([worker(a) for a in agent_ids])
     everything = [case_id for ids in claimed.values() for case_id in ids]
     assert sorted(everything) == sorted(case_ids), "every case claimed exactly once"
     with transaction(factory) as session:
@@ -128,7 +94,7 @@ def test_auto_assign_races_respect_capacity(committed_engine: Engine) -> None:
     with transaction(factory) as session:
         for queue in session.scalars(select(Queue)):
             queue.auto_assign = True
-    _race([worker(i * (CASES // THREADS)) for i in range(THREADS)])
+    race([worker(i * (CASES // THREADS)) for i in range(THREADS)])
     with transaction(factory) as session:
         loads = dict(session.execute(select(Case.assignee_id, func.count()).where(Case.assignee_id.is_not(None))
                                      .group_by(Case.assignee_id)).all())

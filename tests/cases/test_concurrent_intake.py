@@ -12,8 +12,8 @@ from typing import Any
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, func, select
 
-from tests.cases.test_concurrent_assignment import _race, committed_engine
 from tests.conftest import START
+from tests.factories.concurrency import race
 from tests.factories.world import build_world
 from trustdesk.app import create_app
 from trustdesk.cases.models import Case, Message
@@ -21,8 +21,6 @@ from trustdesk.core.clock import FrozenClock
 from trustdesk.core.db import make_session_factory, transaction
 from trustdesk.core.events import CaseEvent
 from trustdesk.core.settings import Settings
-
-__all__ = ["committed_engine"]
 
 THREADS = 6
 
@@ -43,7 +41,7 @@ def test_simultaneous_retries_open_one_case(committed_engine: Engine, tmp_path: 
         with TestClient(app) as client:
             answers.append(client.post("/api/v1/cases", headers=headers, json=body))
 
-    _race([send] * THREADS)
+    race([send] * THREADS)
 
     assert [r.status_code for r in answers] == [201] * THREADS, [r.text for r in answers]
     assert len({r.json()["id"] for r in answers}) == 1

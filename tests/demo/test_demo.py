@@ -3,6 +3,7 @@ sign in, and a second run changes nothing."""
 
 from __future__ import annotations
 
+import csv
 from datetime import timedelta
 from pathlib import Path
 
@@ -62,8 +63,8 @@ def test_the_history_is_ninety_days_of_real_cases(demo: DemoSummary, db: Session
         seen.setdefault(case_id, kind)
     assert set(seen.values()) == {"case.created"}
     # Buyer questions come from the Bitext utterances.
-    sample = {line.split(",")[0].strip('"') for line in
-              (DATA / "bitext-customer-support" / "utterances.csv").read_text().splitlines()[1:]}
+    with (DATA / "bitext-customer-support" / "utterances.csv").open(newline="", encoding="utf-8") as handle:
+        sample = {row["text"] for row in csv.DictReader(handle)}
     bodies = {m.body for m in db.scalars(select(Message).where(Message.author_type == "customer"))}
     assert any(any(text in body for text in sample) for body in bodies)
 
