@@ -3,7 +3,7 @@ queues and agents. Forms become the API's pydantic schemas, so pages and API val
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from typing import Annotated, Any
 
@@ -20,7 +20,7 @@ from trustdesk.core.identity import Actor, user_by_id
 from trustdesk.core.permissions import Perm
 from trustdesk.directory import page_queries, service, views
 from trustdesk.directory.models import Agent, Market, Presence, Queue, Team, Tier
-from trustdesk.directory.schemas import AgentIn, AgentUpdate, MarketIn, QueueIn, TeamIn, VendorIn
+from trustdesk.directory.schemas import AgentIn, AgentOut, AgentUpdate, MarketIn, QueueIn, TeamIn, VendorIn
 from trustdesk.web.deps import ClockDep, PageRequires, SessionDep
 from trustdesk.web.pages import (
     FormDep,
@@ -227,12 +227,17 @@ def create_vendor(request: Request, form: FormDep, session: SessionDep, clock: C
 # ---------------------------------------------------------------- teams
 
 
+def _team_options(session: Session) -> dict[str, Any]:
+    """What the team form offers (the add form and the edit page)."""
+    return {"vendor_options": [(v.id, v.name) for v in service.list_vendors(session)],
+            "tier_options": [(t.value, TIER_LABELS[t]) for t in Tier]}
+
+
 def _teams_context(session: Session) -> Callable[[], dict[str, Any]]:
     def build() -> dict[str, Any]:
-        vendors = service.list_vendors(session)
-        return {"teams": service.list_teams(session), "vendor_names": {v.id: v.name for v in vendors},
-                "vendor_options": [(v.id, v.name) for v in vendors],
-                "tier_options": [(t.value, TIER_LABELS[t]) for t in Tier], "tier_labels": TIER_LABELS}
+        options = _team_options(session)
+        return {"teams": service.list_teams(session), "vendor_names": dict(options["vendor_options"]),
+                "tier_labels": TIER_LABELS, **options}
     return build
 
 
@@ -269,30 +274,34 @@ def edit_team_form(request: Request, team_id: RowId, session: SessionDep, actor:
     team = _team_or_404(session, team_id)
     values = {"key": team.key, "name": team.name, "tier": team.tier,
               "vendor_id": str(team.vendor_id) if team.vendor_id else ""}
-    return _edit_page(request, session, actor, "teams", _team_page(team), values, _teams_context(session)())
+    return _edit_page(request, session, actor, "teams", _team_page(team), values, _team_options(session))
 
 
 @router.post("/console/admin/teams/{team_id}")
 def edit_team(request: Request, team_id: RowId, form: FormDep, session: SessionDep, actor: Admin) -> Response:
     team = _team_or_404(session, team_id)
     return _save_edit(request, session, actor, "teams", _team_page(team), _team_values(form), TeamIn,
-                      lambda data: service.update_team(session, team, data), _teams_context(session))
+                      lambda data: service.update_team(session, team, data), lambda: _team_options(session))
 
 
 # ---------------------------------------------------------------- queues
 
 
+def _queue_options(session: Session, markets: Sequence[Market]) -> dict[str, Any]:
+    """What the queue form offers (the add form and the edit page)."""
+    return {
+        "team_options": [(t.id, t.name) for t in service.list_teams(session)],
+        "market_options": [(m.id, f"{m.name} ({m.code})") for m in markets],
+        "channel_options": [(c.value, c.value.replace("_", " ")) for c in Channel],
+        "kind_options": [(k.value, k.value) for k in PartyKind],
+    }
+
+
 def _queues_context(session: Session, actor: Actor) -> Callable[[], dict[str, Any]]:
     def build() -> dict[str, Any]:
         markets = service.list_markets(session)
-        return {
-            "queues": service.queues_visible_to(session, actor),
-            "market_codes": {m.id: m.code for m in markets},
-            "team_options": [(t.id, t.name) for t in service.list_teams(session)],
-            "market_options": [(m.id, f"{m.name} ({m.code})") for m in markets],
-            "channel_options": [(c.value, c.value.replace("_", " ")) for c in Channel],
-            "kind_options": [(k.value, k.value) for k in PartyKind],
-        }
+        return {"queues": service.queues_visible_to(session, actor), "market_codes": {m.id: m.code for m in markets},
+                **_queue_options(session, markets)}
     return build
 
 
@@ -341,14 +350,15 @@ def edit_queue_form(request: Request, queue_id: RowId, session: SessionDep, acto
         "auto_assign": queue.auto_assign, "is_triage": queue.is_triage, "is_active": queue.is_active,
     }
     return _edit_page(request, session, actor, "queues", _queue_page(session, queue), values,
-                      _queues_context(session, actor)())
+                      _queue_options(session, service.list_markets(session)))
 
 
 @router.post("/console/admin/queues/{queue_id}")
 def edit_queue(request: Request, queue_id: RowId, form: FormDep, session: SessionDep, actor: Admin) -> Response:
     queue = service.queue_visible(session, actor, queue_id)[0]
     return _save_edit(request, session, actor, "queues", _queue_page(session, queue), _queue_values(form), QueueIn,
-                      lambda data: service.update_queue(session, queue, data), _queues_context(session, actor))
+                      lambda data: service.update_queue(session, queue, data),
+                      lambda: _queue_options(session, service.list_markets(session)))
 
 
 # ---------------------------------------------------------------- agents
@@ -395,45 +405,41 @@ def _agent_or_404(session: Session, agent_id: int) -> Agent:
     return agent
 
 
-def _agent_edit_page(request: Request, session: Session, actor: Actor, agent: Agent, *,
-                     failure: FormFailure | None = None) -> HTMLResponse:
+def _agent_values(form: FormData) -> dict[str, Any]:
+    return {"languages": split_list(form_text(form, "languages", max_chars=500)),
+            "skills": split_list(form_text(form, "skills", max_chars=2000)),
+            "capacity": form_text(form, "capacity", max_chars=10).strip() or None,
+            "team_ids": form_list(form, "team_ids"), "presence": form_text(form, "presence", max_chars=20) or None}
+
+
+def _agent_page(session: Session, agent: Agent) -> tuple[EditPage, dict[str, Any], AgentOut]:
+    """The edit page's header and what its form offers: a vendor's agent may only join that vendor's teams."""
     out = views.agent_outs(session, [(agent, user_by_id(session, agent.user_id))])[0]
-    values = failure.values if failure else {
-        "languages": ", ".join(out.languages), "skills": ", ".join(out.skills), "capacity": out.capacity,
-        "team_ids": [str(t) for t in out.team_ids], "presence": out.presence.value,
-    }
-    teams = service.list_teams(session)
     vendor = service.vendor_by_id(session, agent.vendor_id) if agent.vendor_id else None
-    return render_console(request, session, actor, "directory/admin_agent_edit.html", {
-        "section": "agents", "sections": SECTIONS, "agent": out, "vendor": vendor, "values": values,
-        "errors": failure.errors if failure else {}, "failure": failure,
-        # A vendor's agent may only join their vendor's teams; offer just those.
+    cases = "case" if out.open_cases == 1 else "cases"
+    page = EditPage(agent.id, out.display_name, "agent",
+                    item_sub=f"{vendor.name if vendor else 'In-house'} · {out.open_cases} open {cases} now")
+    teams = service.list_teams(session)
+    options = {
+        "vendor": vendor, "presence_options": [(p.value, p.value.capitalize()) for p in Presence],
         "team_options": [(t.id, t.name) for t in teams if agent.vendor_id is None or t.vendor_id == agent.vendor_id],
-        "presence_options": [(p.value, p.value.capitalize()) for p in Presence],
-    }, active="admin", status_code=failure.status if failure else 200)
+        "fields_template": "directory/_agent_edit_fields.html",
+    }
+    return page, options, out
 
 
 @router.get("/console/admin/agents/{agent_id}")
 def edit_agent_form(request: Request, agent_id: RowId, session: SessionDep, actor: Admin) -> HTMLResponse:
-    return _agent_edit_page(request, session, actor, _agent_or_404(session, agent_id))
+    agent = _agent_or_404(session, agent_id)
+    page, options, out = _agent_page(session, agent)
+    values = {"languages": out.languages, "skills": out.skills, "capacity": str(out.capacity),
+              "team_ids": [str(t) for t in out.team_ids], "presence": out.presence.value}
+    return _edit_page(request, session, actor, "agents", page, values, options)
 
 
 @router.post("/console/admin/agents/{agent_id}")
 def edit_agent(request: Request, agent_id: RowId, form: FormDep, session: SessionDep, actor: Admin) -> Response:
     agent = _agent_or_404(session, agent_id)
-    languages, skills = form_text(form, "languages", max_chars=500), form_text(form, "skills", max_chars=2000)
-    capacity, presence = form_text(form, "capacity", max_chars=10).strip(), form_text(form, "presence", max_chars=20)
-    team_ids = form_list(form, "team_ids")
-    values = {"languages": languages, "skills": skills, "capacity": capacity, "team_ids": team_ids,
-              "presence": presence}
-    payload = {"languages": split_list(languages), "skills": split_list(skills), "capacity": capacity or None,
-               "team_ids": team_ids, "presence": presence or None}
-    try:
-        data = AgentUpdate.model_validate(payload)
-    except ValidationError as error:
-        return _agent_edit_page(request, session, actor, agent,
-                                failure=failure_from_validation(error, "agent", values))
-    _done, refused = attempt(session, lambda: service.update_agent(session, agent, data))
-    if refused is not None:
-        return _agent_edit_page(request, session, actor, agent, failure=failure_from(refused, "agent", values))
-    return see_other(request, f"/console/admin/agents/{agent.id}?notice=saved")
+    page, options, _out = _agent_page(session, agent)
+    return _save_edit(request, session, actor, "agents", page, _agent_values(form), AgentUpdate,
+                      lambda data: service.update_agent(session, agent, data), lambda: options)
