@@ -212,6 +212,23 @@ def test_intake_writes_created_routed_and_message_events(client: TestClient, wor
                                                             ("case.status_changed", "system")]
 
 
+def test_the_created_case_is_the_case_as_read_back(client: TestClient, world: World) -> None:
+    """The 201 body is built from what intake just wrote; it must equal a later read, field for field."""
+    attachment = {"filename": "receipt.png", "content_type": "image/png", "size_bytes": 2048}
+    created = client.post("/api/v1/cases", headers=world.auth("lead"), json={
+        "channel": "api", "market": "US", "subject": "Refund not received", "queue_id": world.queue_t2.id,
+        "body": "The seller promised a refund ten days ago.", "language": "en", "attachments": [attachment],
+        "party": {"kind": "buyer", "external_id": "cust-9", "display_name": "Casey Customer"}})
+    assert created.status_code == 201, created.text
+    read = client.get(created.headers["location"], headers=world.auth("lead"))
+    assert created.json() == read.json()
+    assert created.headers["etag"] == read.headers["etag"]
+    assert [a["filename"] for a in created.json()["attachments"]] == ["receipt.png"]
+
+    mine = customer_case(client, world)
+    assert mine["messages"] == client.get(f"/api/v1/cases/{mine['id']}", headers=world.auth("buyer")).json()["messages"]
+
+
 # ---------------------------------------------------------------- idempotency
 
 

@@ -34,4 +34,4 @@ def make_case(session: Session, *, market: Market, party: Party, now: datetime, 
     data: dict[str, Any] = {"channel": Channel.WEB_FORM, "subject": "Where is my order?",
                             "body": "My order 123 has not arrived yet.", "language": "en"} | overrides
     return service.open_case(session, service.NewCase(market=market, party=party, queue=queue, **data),
-                             actor=SYSTEM, settings=SETTINGS, now=now)
+                             actor=SYSTEM, settings=SETTINGS, now=now).case

@@ -47,12 +47,16 @@ FilterId = Annotated[int | None, Query(ge=1, le=MAX_ID)]
 PRINTABLE = r"^[^\x00-\x1f\x7f]*$"  # filters with control characters match nothing; say so
 
 
-def _detail_response(session: Any, case: Case, actor: Actor, status_code: int = 200) -> ModelResponse:
-    body = views.case_detail(session, case, actor)
+def _detail_response(session: Any, case: Case, actor: Actor) -> ModelResponse:
     headers = {"ETag": views.etag(case)} if actor.is_agent else {}
-    if status_code == 201:
-        headers["Location"] = f"/api/v1/cases/{case.id}"
-    return ModelResponse(body, status_code=status_code, headers=headers)
+    return ModelResponse(views.case_detail(session, case, actor), headers=headers)
+
+
+def _created_response(session: Any, opened: service.Opened, actor: Actor) -> ModelResponse:
+    headers = {"Location": f"/api/v1/cases/{opened.case.id}"}
+    if actor.is_agent:
+        headers["ETag"] = views.etag(opened.case)
+    return ModelResponse(views.opened_detail(session, opened, actor), status_code=201, headers=headers)
 
 
 def _with_idempotency(session: Any, actor: Actor, key: str | None, payload: dict[str, Any], now: Any,
@@ -100,12 +104,12 @@ def create_case(body: CaseCreate, session: SessionDep, clock: ClockDep, settings
                 raise Invalid("customers cannot choose a queue or topic", field="queue_id")
             party = service.party_for_customer(session, actor, market, now=now)
         queue = directory.queue_by_id(session, body.queue_id) if body.queue_id is not None else None
-        case = service.open_case(session, service.NewCase(
+        opened = service.open_case(session, service.NewCase(
             channel=body.channel, market=market, party=party, subject=body.subject, body=body.body,
             language=body.language, priority=body.priority if actor.is_agent else Priority.NORMAL, queue=queue,
             topic=body.topic, tags=body.tags, custom_fields=body.custom_fields, attachments=body.attachments,
         ), actor=actor, settings=settings, now=now)
-        return _detail_response(session, case, actor, status_code=201)
+        return _created_response(session, opened, actor)
 
     return _with_idempotency(session, actor, idempotency_key, body.model_dump(mode="json"), now, work)
 
@@ -289,9 +293,8 @@ def internal_request(body: InternalRequestIn, session: SessionDep, clock: ClockD
     now = clock.now()
 
     def work() -> Response:
-        case = service.file_internal_request(session, actor, body.request_type, body.market, body.subject, body.body,
-                                             body.fields, body.priority, settings=settings, now=now)
-        detail = views.case_detail(session, case, actor)
-        return ModelResponse(detail, status_code=201, headers={"Location": f"/api/v1/cases/{case.id}"})
+        opened = service.file_internal_request(session, actor, body.request_type, body.market, body.subject,
+                                               body.body, body.fields, body.priority, settings=settings, now=now)
+        return _created_response(session, opened, actor)
 
     return _with_idempotency(session, actor, idempotency_key, body.model_dump(mode="json"), now, work)

@@ -506,7 +506,7 @@ def submit_case(request: Request, form: FormDep, session: SessionDep, clock: Clo
         party = service.party_for_customer(session, actor, market, now=now)
         return service.open_case(session, service.NewCase(
             channel=Channel.WEB_FORM, market=market, party=party, subject=values["subject"], body=values["body"],
-        ), actor=actor, settings=settings, now=now)
+        ), actor=actor, settings=settings, now=now).case
 
     case, error = attempt(session, work)
     if error is not None or case is None:
@@ -602,7 +602,7 @@ def file_internal_request(request: Request, form: FormDep, session: SessionDep, 
             raise Invalid("choose the market this request concerns", field="market")
         return service.file_internal_request(
             session, actor, type_key, values["market"], values.get("subject", ""), values.get("body", ""), fields,
-            Priority(priority), settings=settings, now=clock.now())
+            Priority(priority), settings=settings, now=clock.now()).case
 
     case, error = attempt(session, work)
     if error is not None or case is None:

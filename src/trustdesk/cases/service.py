@@ -154,7 +154,16 @@ class NewCase:
     author_name: str | None = None
 
 
-def open_case(session: Session, new: NewCase, *, actor: EventActor, settings: Settings, now: datetime) -> Case:
+@dataclass(frozen=True)
+class Opened:
+    """A new case with the first message and attachments it was opened with, as written."""
+
+    case: Case
+    message: Message
+    attachments: Sequence[Attachment]
+
+
+def open_case(session: Session, new: NewCase, *, actor: EventActor, settings: Settings, now: datetime) -> Opened:
     subject = clean_text(new.subject, field="subject", max_chars=300)
     body = clean_text(new.body, field="body", max_chars=settings.max_message_chars)
     market = new.market
@@ -187,6 +196,10 @@ def open_case(session: Session, new: NewCase, *, actor: EventActor, settings: Se
     session.add(case)
     session.flush()
     case.reference = f"ID-{now.year}-{case.id:06d}"
+    # The message first, so the three events below and the outbox row go out in one flush.
+    message = _write_message(session, case, body=body, visibility=Visibility.PUBLIC, author_type=AuthorType.CUSTOMER,
+                             author_user_id=new.party.user_id, author_name=new.author_name or new.party.display_name,
+                             channel=new.channel.value, now=now)
     record_case_event(session, case.id, "case.created", actor, now, {
         "reference": case.reference, "channel": case.channel, "market": market.code, "party_id": new.party.id,
         "party_kind": new.party.kind, "priority": case.priority, "language": language,
@@ -197,13 +210,11 @@ def open_case(session: Session, new: NewCase, *, actor: EventActor, settings: Se
     record_case_event(session, case.id, "case.routed", actor, now, {
         "source": route_source, "queue_id": queue.id, "team_id": queue.team_id, "topic": case.topic,
     })
-    message = _add_message(session, case, body=body, visibility=Visibility.PUBLIC, author_type=AuthorType.CUSTOMER,
-                           author_user_id=new.party.user_id, author_name=new.author_name or new.party.display_name,
-                           channel=new.channel.value, actor=actor, now=now)
-    _store_attachments(session, case, message, new.attachments, actor=actor, now=now)
+    _message_added(session, case, message, actor=actor, now=now)
+    attachments = _store_attachments(session, case, message, new.attachments, actor=actor, now=now)
     if queue.auto_assign:
         enqueue(session, "cases.assign", {"case_id": case.id}, now=now)
-    return case
+    return Opened(case=case, message=message, attachments=attachments)
 
 
 def _check_attachments(items: Sequence[AttachmentIn], *, existing: int, settings: Settings) -> None:
@@ -248,16 +259,27 @@ def add_attachments(session: Session, case: Case, items: Sequence[AttachmentIn],
 def _add_message(session: Session, case: Case, *, body: str, visibility: Visibility, author_type: AuthorType,
                  author_user_id: int | None, author_name: str, channel: str, actor: EventActor,
                  now: datetime) -> Message:
+    message = _write_message(session, case, body=body, visibility=visibility, author_type=author_type,
+                             author_user_id=author_user_id, author_name=author_name, channel=channel, now=now)
+    _message_added(session, case, message, actor=actor, now=now)
+    return message
+
+
+def _write_message(session: Session, case: Case, *, body: str, visibility: Visibility, author_type: AuthorType,
+                   author_user_id: int | None, author_name: str, channel: str, now: datetime) -> Message:
     message = Message(case_id=case.id, visibility=visibility.value, author_type=author_type.value,
                       author_user_id=author_user_id, author_name=author_name, channel=channel, body=body,
                       created_at=now)
     session.add(message)
     session.flush()
-    record_case_event(session, case.id, "case.message_added", actor, now, {
-        "message_id": message.id, "visibility": visibility.value, "author_type": author_type.value,
-        "chars": len(body),
-    })
     return message
+
+
+def _message_added(session: Session, case: Case, message: Message, *, actor: EventActor, now: datetime) -> None:
+    record_case_event(session, case.id, "case.message_added", actor, now, {
+        "message_id": message.id, "visibility": message.visibility, "author_type": message.author_type,
+        "chars": len(message.body),
+    })
 
 
 # ---------------------------------------------------------------- messages
@@ -515,7 +537,7 @@ def validate_request_fields(request_type: RequestType, values: dict[str, Any]) -
 
 def file_internal_request(session: Session, actor: Actor, request_type_key: str, market_code: str, subject: str,
                           body: str, fields: dict[str, Any], priority: Priority, *, settings: Settings,
-                          now: datetime) -> Case:
+                          now: datetime) -> Opened:
     """A staff member's request to an internal team: fields checked against the type, routed to its queue."""
     request_type = request_type_by_key(session, request_type_key)
     market = directory.market_by_code(session, market_code)

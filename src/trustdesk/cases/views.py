@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from sqlalchemy.orm import Session
 
 from trustdesk.cases import repository
-from trustdesk.cases.models import Case
+from trustdesk.cases.models import Attachment, Case, Message, Visibility
 from trustdesk.cases.schemas import (
     AttachmentOut,
     CaseDetailOut,
@@ -17,6 +17,7 @@ from trustdesk.cases.schemas import (
     MessageOut,
     PartyOut,
 )
+from trustdesk.cases.service import Opened
 from trustdesk.core.identity import Actor
 
 
@@ -47,15 +48,26 @@ def customer_case_outs(session: Session, cases: Sequence[Case]) -> list[Customer
     ]
 
 
-def case_detail(session: Session, case: Case, actor: Actor) -> CaseDetailOut | CustomerCaseDetailOut:
+def case_detail(session: Session, case: Case, actor: Actor, *,
+                thread: tuple[Sequence[Message], Sequence[Attachment]] | None = None,
+                ) -> CaseDetailOut | CustomerCaseDetailOut:
+    """One case with its thread; ``thread`` is the messages and attachments when the caller has
+    just written all of them (a new case), which saves reading them back."""
     if not actor.is_agent:
         base = customer_case_outs(session, [case])[0]
-        messages = repository.messages(session, case.id, public_only=True)
+        messages = repository.messages(session, case.id, public_only=True) if thread is None else [
+            m for m in thread[0] if m.visibility == Visibility.PUBLIC.value]
         return CustomerCaseDetailOut(**base.model_dump(),
                                      messages=[MessageOut.model_validate(m) for m in messages])
     full = case_outs(session, [case])[0]
+    messages, attachments = thread if thread is not None else (
+        repository.messages(session, case.id, public_only=False), repository.attachments(session, case.id))
     return CaseDetailOut(
         **full.model_dump(),
-        messages=[MessageOut.model_validate(m) for m in repository.messages(session, case.id, public_only=False)],
-        attachments=[AttachmentOut.model_validate(a) for a in repository.attachments(session, case.id)],
+        messages=[MessageOut.model_validate(m) for m in messages],
+        attachments=[AttachmentOut.model_validate(a) for a in attachments],
     )
+
+
+def opened_detail(session: Session, opened: Opened, actor: Actor) -> CaseDetailOut | CustomerCaseDetailOut:
+    return case_detail(session, opened.case, actor, thread=([opened.message], opened.attachments))

@@ -113,11 +113,12 @@ class CaseWriter:
             assert plan.request_type is not None and plan.requester is not None
             return cases.file_internal_request(
                 self.session, self.directory.actors[plan.requester], plan.request_type, plan.market, plan.subject,
-                plan.body, dict(plan.custom_fields), plan.priority, settings=self.settings, now=plan.at)
+                plan.body, dict(plan.custom_fields), plan.priority, settings=self.settings, now=plan.at).case
         new = cases.NewCase(channel=plan.channel, market=self.directory.markets[plan.market], party=party,
                             subject=plan.subject, body=plan.body, language=plan.language, priority=plan.priority,
                             topic=plan.topic, tags=list(plan.tags), custom_fields=dict(plan.custom_fields))
-        return cases.open_case(self.session, new, actor=customer_actor(party), settings=self.settings, now=plan.at)
+        return cases.open_case(self.session, new, actor=customer_actor(party), settings=self.settings,
+                               now=plan.at).case
 
     def _capacity_step(self, steps: list[Step]) -> int | None:
         """The index of the assignment that leaves an agent holding the case at the end, if recent."""
