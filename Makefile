@@ -58,11 +58,17 @@ fmt: install-dev
 
 bench: install-dev assets ## benchmarks against PostgreSQL (see docs/benchmarks.md)
 	$(BIN)/python bench/intake.py
+	$(BIN)/python bench/routing.py
+
+# Where the CPU build of torch (constraints.txt) is found when re-pinning.
+TORCH_WHEELS ?= /opt/wheels
+UV_COMPILE = $(BIN)/uv pip compile pyproject.toml --extra embeddings -c constraints.txt --find-links $(TORCH_WHEELS) \
+	--generate-hashes --python-version 3.11 -q
 
 lock: ## re-pin dependencies after editing pyproject.toml
 	$(BIN)/python -m pip install --quiet uv
-	$(BIN)/uv pip compile pyproject.toml -o requirements.lock --generate-hashes --python-version 3.11 -q
-	$(BIN)/uv pip compile pyproject.toml --extra dev -o requirements-dev.lock --generate-hashes --python-version 3.11 -q
+	$(UV_COMPILE) -o requirements.lock
+	$(UV_COMPILE) --extra dev -o requirements-dev.lock
 
 clean:
 	rm -rf $(VENV) node_modules $(VENDOR) var .pytest_cache .mypy_cache .ruff_cache
