@@ -1,4 +1,4 @@
-"""The ``trustdesk`` command: serve, migrate, demo, users, cases, routing."""
+"""The ``trustdesk`` command: serve, migrate, demo, users, cases, topics, catalogue, routing."""
 
 from __future__ import annotations
 
@@ -19,9 +19,13 @@ app = typer.Typer(help="TrustDesk: service and trust operations for online marke
 users_app = typer.Typer(help="Users, roles and API tokens.", no_args_is_help=True)
 cases_app = typer.Typer(help="Look at cases from the shell.", no_args_is_help=True)
 routing_app = typer.Typer(help="Routing: the topic classifier.", no_args_is_help=True)
+topics_app = typer.Typer(help="The topic taxonomy.", no_args_is_help=True)
+catalogue_app = typer.Typer(help="The service catalogue: who owns what.", no_args_is_help=True)
 app.add_typer(users_app, name="users")
 app.add_typer(cases_app, name="cases")
 app.add_typer(routing_app, name="routing")
+app.add_typer(topics_app, name="topics")
+app.add_typer(catalogue_app, name="catalogue")
 
 
 def _factory() -> sessionmaker[Session]:
@@ -214,3 +218,78 @@ def routing_evaluate(
         return
     for key, value in result.items():
         typer.echo(f"{key:<18} {value}")
+
+
+@topics_app.command("import")
+def topics_import(
+    file: Annotated[Path, typer.Argument(help="CSV (key,en,es,...) or YAML tree", dir_okay=False)],
+) -> None:
+    """Create or update topics from a file; parents first, nothing deleted."""
+    from trustdesk.core.errors import DomainError
+    from trustdesk.directory import catalogue
+
+    if not file.is_file():
+        raise typer.BadParameter(f"{file}: no such file", param_hint="FILE")
+    file_format = "yaml" if file.suffix.lower() in (".yaml", ".yml") else "csv"
+    try:
+        with transaction(_factory()) as session:
+            rows = catalogue.parse_topics(file.read_text(encoding="utf-8"), format=file_format)
+            report = catalogue.import_topics(session, rows, now=SystemClock().now())
+    except DomainError as exc:
+        raise typer.BadParameter(f"{exc.field}: {exc.detail}" if exc.field else exc.detail, param_hint="FILE") from exc
+    typer.echo(f"{len(report.created)} created, {len(report.updated)} updated, {report.unchanged} unchanged")
+
+
+@topics_app.command("list")
+def topics_list(locale: Annotated[str, typer.Option(help="Names in this locale (falls back to en)")] = "en") -> None:
+    """The taxonomy as a tree."""
+    from trustdesk.directory import catalogue
+
+    with transaction(_factory()) as session:
+        for topic in catalogue.list_topics(session):
+            state = "" if topic.is_active else "  (inactive)"
+            typer.echo(f"{'  ' * (topic.depth - 1)}{topic.key:<40} {catalogue.topic_name(topic, locale)}{state}")
+
+
+@catalogue_app.command("who")
+def catalogue_who(
+    market: Annotated[str, typer.Option(help="Market code")],
+    topic: Annotated[str | None, typer.Option(help="Topic key, e.g. orders.delivery.late")] = None,
+    channel: Annotated[str | None, typer.Option(help="Channel, e.g. in_app_chat")] = None,
+    party_kind: Annotated[str | None, typer.Option(help="buyer, seller, creator or internal")] = None,
+    at: Annotated[str | None, typer.Option(help="ISO time (UTC if no offset); default now")] = None,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Who owns TOPIC in MARKET for CHANNEL (and PARTY_KIND), now or at a past or future time."""
+    from datetime import UTC, datetime
+
+    from trustdesk.core.errors import DomainError
+    from trustdesk.directory import catalogue, views
+    from trustdesk.directory import service as directory
+
+    when = SystemClock().now()
+    if at is not None:
+        try:
+            when = datetime.fromisoformat(at)
+        except ValueError as exc:
+            raise typer.BadParameter(f"not an ISO time: {at}", param_hint="--at") from exc
+        when = when if when.tzinfo else when.replace(tzinfo=UTC)
+    try:
+        with transaction(_factory()) as session:
+            found = directory.market_by_code(session, market)
+            ownership = catalogue.who_owns(session, topic=topic, market=found, channel=channel,
+                                           party_kind=party_kind, at=when)
+            answer = views.owner_out(session, ownership, market=found, channel=channel, party_kind=party_kind,
+                                     at=when)
+    except DomainError as exc:
+        raise typer.BadParameter(exc.detail, param_hint=f"--{(exc.field or 'market').replace('_', '-')}") from exc
+    if as_json:
+        typer.echo(answer.model_dump_json(indent=2))
+        return
+    entry = answer.entry
+    if entry is None:
+        typer.echo(f"nobody: {answer.explanation}")
+        raise typer.Exit(1)
+    typer.echo(f"{entry.team_key} ({entry.tier})  entry {entry.entry_id} v{entry.version}"
+               f"{'  SLA ' + entry.sla_policy_key if entry.sla_policy_key else ''}")
+    typer.echo(f"why: {answer.explanation}")

@@ -244,6 +244,13 @@ def _bodies(world: World, case_id: int, other_case_id: int) -> dict[tuple[str, s
         ("POST", "/agents"): {"user_id": world.users["qa"].id, "languages": ["en"]},
         ("PATCH", "/agents/{agent_id}"): {"capacity": 99},
         ("PUT", "/me/presence"): {"presence": "online"},
+        ("PUT", "/topics/{key}"): {"key": "orders", "names": {"en": "Orders"}},
+        ("POST", "/topics/import"): "key,en\norders,Orders\n",
+        ("POST", "/catalogue"): {"team_id": world.t2.id},
+        ("POST", "/catalogue/{entry_id}/versions"): {"team_id": world.t2.id},
+        ("POST", "/catalogue/versions/{version_id}/approve"): {},
+        ("POST", "/catalogue/versions/{version_id}/reject"): {"note": "no"},
+        ("POST", "/catalogue/{entry_id}/retire"): {},
     }
 
 
@@ -253,7 +260,7 @@ def test_every_route_refuses_the_anonymous_and_roles_without_its_permission(
     other_case_id = customer_case(client, world, subject="Second")["id"]
     path_values = {"case_id": case_id, "queue_id": world.queue_a.id, "market_id": world.us.id,
                    "team_id": world.t1_a.id, "agent_id": world.agents["agent_t1"].id, "token_id": 1,
-                   "user_id": world.users["buyer"].id}
+                   "user_id": world.users["buyer"].id, "key": "orders", "entry_id": 1, "version_id": 1}
     bodies = _bodies(world, case_id, other_case_id)
     who_is = {name: Role(user.role) for name, user in world.users.items()}
     before = _dump(db)

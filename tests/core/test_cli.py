@@ -114,3 +114,51 @@ def test_serve_passes_the_jobs_choice_to_the_app(database: str, monkeypatch: pyt
 def test_serve_refuses_an_unknown_jobs_mode(database: str) -> None:
     result = run("serve", "--jobs", "sometimes")
     assert result.exit_code == 2 and "--jobs" in result.output
+
+
+def test_topics_import_and_who_owns_then_and_now(database: str, tmp_path: Path) -> None:
+    from trustdesk.core.identity import Actor
+    from trustdesk.core.permissions import Role
+    from trustdesk.directory import catalogue
+    from trustdesk.directory.schemas import CatalogueEntryIn
+
+    run("migrate")
+    tree = tmp_path / "topics.yaml"
+    tree.write_text("- key: orders\n  names: {en: Orders, es: Pedidos}\n  children:\n"
+                    "    - key: late\n      names: {en: Late}\n")
+    imported = run("topics", "import", str(tree))
+    assert imported.exit_code == 0, imported.output
+    assert "2 created, 0 updated, 0 unchanged" in imported.output
+    assert "Pedidos" in run("topics", "list", "--locale", "es").output
+    bad = tmp_path / "bad.csv"
+    bad.write_text("key,en\norders.x.y,Orphan\n")
+    refused = run("topics", "import", str(bad))
+    assert refused.exit_code == 2 and "orders.x" in refused.output
+
+    with transaction(make_session_factory(make_engine(database))) as session:
+        market = make_market(session, now=START)
+        team = make_team(session, now=START, key="orders-t2")
+        author, approver = (Actor(user_id=make_user_id(session, role), role=role, email="", display_name="x")
+                            for role in (Role.LEAD, Role.ADMIN))
+        draft = catalogue.propose(session, CatalogueEntryIn(topic="orders", team_id=team.id, sla_policy_key="std"),
+                                  author=author, now=START)
+        catalogue.approve(session, draft, approver=approver, now=START)
+        assert market.code == "US"
+
+    now = run("catalogue", "who", "--market", "US", "--topic", "orders.late")
+    assert now.exit_code == 0, now.output
+    assert now.output.startswith("orders-t2 (t1)") and "SLA std" in now.output
+    before = run("catalogue", "who", "--market", "US", "--topic", "orders.late", "--at", "2026-01-01T00:00")
+    assert before.exit_code == 1 and "nobody" in before.output and "triage" in before.output
+    as_json = json.loads(run("catalogue", "who", "--market", "US", "--topic", "orders", "--json").output)
+    assert as_json["entry"]["team_key"] == "orders-t2" and as_json["specificity"] == [1, 0, 0, 0]
+    unknown = run("catalogue", "who", "--market", "US", "--topic", "nope")
+    assert unknown.exit_code == 2 and "unknown topic" in unknown.output
+
+
+def make_user_id(session: Any, role: Any) -> int:
+    from trustdesk.core import identity
+
+    user = identity.create_user(session, email=f"{role.value}@example.test", display_name=role.value, role=role,
+                                password=None, now=START)
+    return user.id

@@ -52,6 +52,9 @@ class Perm(StrEnum):
     # administration
     DIRECTORY_READ = "directory.read"
     DIRECTORY_ADMIN = "directory.admin"
+    CATALOGUE_READ = "catalogue.read"  # topics and who owns them (in-house staff)
+    CATALOGUE_EDIT = "catalogue.edit"  # propose catalogue changes, edit and import topics
+    CATALOGUE_APPROVE = "catalogue.approve"  # approve or reject someone else's proposal
     USERS_ADMIN = "users.admin"
     # every signed-in user
     SELF = "self"
@@ -62,7 +65,7 @@ _AGENT = {
     Perm.SELF, Perm.CASE_READ, Perm.CASE_REPLY, Perm.CASE_NOTE, Perm.CASE_UPDATE, Perm.CASE_STATUS,
     Perm.CASE_REROUTE, Perm.QUEUE_READ, Perm.QUEUE_CLAIM, Perm.AGENT_PRESENCE, Perm.DIRECTORY_READ,
 }
-_SENIOR_AGENT = _AGENT | {Perm.CASE_LINK, Perm.CASE_ASSIGN}
+_SENIOR_AGENT = _AGENT | {Perm.CASE_LINK, Perm.CASE_ASSIGN, Perm.CATALOGUE_READ}
 
 ROLE_PERMISSIONS: dict[Role, frozenset[Perm]] = {
     Role.BUYER: frozenset(_CUSTOMER),
@@ -73,9 +76,10 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Perm]] = {
     Role.AGENT_T1: frozenset(_AGENT),
     Role.AGENT_T2: frozenset(_SENIOR_AGENT),
     Role.ONCALL_SME: frozenset(_SENIOR_AGENT),
-    Role.REVIEWER: frozenset(_AGENT - {Perm.CASE_REROUTE}),
-    Role.QA: frozenset({Perm.SELF, Perm.CASE_READ, Perm.QUEUE_READ, Perm.DIRECTORY_READ}),
-    Role.LEAD: frozenset(_SENIOR_AGENT | {Perm.CASE_INTAKE, Perm.INTERNAL_REQUEST}),
+    Role.REVIEWER: frozenset((_AGENT - {Perm.CASE_REROUTE}) | {Perm.CATALOGUE_READ}),
+    Role.QA: frozenset({Perm.SELF, Perm.CASE_READ, Perm.QUEUE_READ, Perm.DIRECTORY_READ, Perm.CATALOGUE_READ}),
+    Role.LEAD: frozenset(_SENIOR_AGENT | {Perm.CASE_INTAKE, Perm.INTERNAL_REQUEST, Perm.CATALOGUE_EDIT,
+                                          Perm.CATALOGUE_APPROVE}),
     Role.ADMIN: frozenset(Perm),
 }
 

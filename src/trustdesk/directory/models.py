@@ -1,9 +1,11 @@
-"""Markets, vendors, teams, queues and agents: who serves whom."""
+"""Markets, vendors, teams, queues and agents: who serves whom; topics and the service catalogue:
+who owns what."""
 
 from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
+from typing import Any
 
 from sqlalchemy import CheckConstraint, ForeignKey, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
@@ -35,6 +37,8 @@ class Market(Base):
     languages: Mapped[list[str]]
     default_language: Mapped[str] = mapped_column(String(16))
     currency: Mapped[str] = mapped_column(String(3))
+    # A group of markets the service catalogue can name at once (e.g. EU, SEA); optional.
+    region: Mapped[str | None] = mapped_column(String(16))
     is_active: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[datetime]
 
@@ -103,3 +107,68 @@ class TeamMembership(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     team_id: Mapped[int] = mapped_column(ForeignKey("teams.id", ondelete="CASCADE"), index=True)
     agent_id: Mapped[int] = mapped_column(ForeignKey("agents.id", ondelete="CASCADE"), index=True)
+
+
+class Topic(Base):
+    """One node of the topic taxonomy. ``key`` is the dotted path from the root
+    (``orders.delivery.late``): stable, never reused, what rules, models and reports refer to."""
+
+    __tablename__ = "topics"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(String(200), unique=True)
+    parent_id: Mapped[int | None] = mapped_column(ForeignKey("topics.id", ondelete="RESTRICT"), index=True)
+    depth: Mapped[int]  # 1 for a root topic
+    names: Mapped[dict[str, Any]]  # locale -> name; "en" always present
+    description: Mapped[str | None] = mapped_column(String(1000))
+    is_active: Mapped[bool] = mapped_column(default=True)
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+
+class CatalogueStatus(StrEnum):
+    DRAFT = "draft"  # written, waiting for a second person's approval
+    APPROVED = "approved"  # in force from valid_from until valid_to (open-ended when None)
+    REJECTED = "rejected"
+
+
+class CatalogueEntry(Base):
+    """One version of one service-catalogue entry: who owns (topic x market x channel x party kind).
+
+    ``entry_id`` names the entry across its versions (the id of its first version). Approved
+    versions of one entry never overlap in time: approving a new version closes the one before
+    at the new one's ``valid_from``, so "who owned this at time t" has one answer per entry.
+    Empty ``topic_id``, ``channel`` or ``party_kind`` and a ``market_scope`` of ``*`` match anything.
+    """
+
+    __tablename__ = "catalogue_entries"
+    __table_args__ = (
+        UniqueConstraint("entry_id", "version"),
+        CheckConstraint("valid_to IS NULL OR valid_from IS NULL OR valid_to > valid_from", name="valid_period"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    entry_id: Mapped[int | None] = mapped_column(index=True)
+    version: Mapped[int]
+    status: Mapped[str] = mapped_column(String(16))
+    topic_id: Mapped[int | None] = mapped_column(ForeignKey("topics.id", ondelete="RESTRICT"), index=True)
+    market_scope: Mapped[str] = mapped_column(String(16))  # a market code, a region, or "*"
+    channel: Mapped[str | None] = mapped_column(String(32))
+    party_kind: Mapped[str | None] = mapped_column(String(16))
+    team_id: Mapped[int] = mapped_column(ForeignKey("teams.id", ondelete="RESTRICT"), index=True)
+    tier: Mapped[str] = mapped_column(String(16))
+    contact_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="RESTRICT"))
+    escalation_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="RESTRICT"))
+    sla_policy_key: Mapped[str | None] = mapped_column(String(64))
+    position: Mapped[int] = mapped_column(default=100)
+    valid_from: Mapped[datetime | None]
+    valid_to: Mapped[datetime | None]
+    note: Mapped[str | None] = mapped_column(String(1000))
+    author_user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="RESTRICT"))
+    approver_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="RESTRICT"))
+    decided_at: Mapped[datetime | None]
+    owner_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="RESTRICT"))
+    review_interval_days: Mapped[int] = mapped_column(default=90)
+    reviewed_at: Mapped[datetime | None]
+    review_reminded_at: Mapped[datetime | None]
+    created_at: Mapped[datetime]

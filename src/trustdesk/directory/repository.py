@@ -3,12 +3,23 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from trustdesk.core.identity import User
-from trustdesk.directory.models import Agent, Market, Queue, Team, TeamMembership, Vendor
+from trustdesk.directory.models import (
+    Agent,
+    CatalogueEntry,
+    CatalogueStatus,
+    Market,
+    Queue,
+    Team,
+    TeamMembership,
+    Topic,
+    Vendor,
+)
 
 
 def markets(session: Session, *, active_only: bool = False) -> Sequence[Market]:
@@ -75,3 +86,72 @@ def team_ids_of_agents(session: Session, agent_ids: Sequence[int]) -> dict[int, 
 
 def memberships(session: Session, agent_id: int) -> Sequence[TeamMembership]:
     return session.scalars(select(TeamMembership).where(TeamMembership.agent_id == agent_id)).all()
+
+
+def market_by_region(session: Session, region: str) -> Market | None:
+    return session.scalar(select(Market).where(Market.region == region).limit(1))
+
+
+# ---------------------------------------------------------------- topics
+
+
+def topics(session: Session, *, active_only: bool = False) -> Sequence[Topic]:
+    query = select(Topic).order_by(Topic.key)
+    if active_only:
+        query = query.where(Topic.is_active.is_(True))
+    return session.scalars(query).all()
+
+
+def topic_by_key(session: Session, key: str) -> Topic | None:
+    return session.scalar(select(Topic).where(Topic.key == key))
+
+
+def topics_by_keys(session: Session, keys: Sequence[str]) -> dict[str, Topic]:
+    if not keys:
+        return {}
+    return {t.key: t for t in session.scalars(select(Topic).where(Topic.key.in_(set(keys))))}
+
+
+def topic_keys_by_ids(session: Session, ids: set[int]) -> dict[int, str]:
+    if not ids:
+        return {}
+    return {topic_id: key for topic_id, key in session.execute(select(Topic.id, Topic.key).where(Topic.id.in_(ids)))}
+
+
+# ---------------------------------------------------------------- the service catalogue
+
+
+def catalogue_versions_in_force(session: Session, at: datetime, *, topic_ids: Sequence[int] | None = None,
+                                scopes: Sequence[str] | None = None, channel: str | None = None,
+                                party_kind: str | None = None) -> Sequence[CatalogueEntry]:
+    """Approved versions in force at ``at``; with filters, only those that could match them
+    (an empty column matches anything)."""
+    query = select(CatalogueEntry).where(
+        CatalogueEntry.status == CatalogueStatus.APPROVED.value,
+        CatalogueEntry.valid_from <= at,
+        or_(CatalogueEntry.valid_to.is_(None), CatalogueEntry.valid_to > at),
+    )
+    if topic_ids is not None:
+        query = query.where(or_(CatalogueEntry.topic_id.is_(None), CatalogueEntry.topic_id.in_(topic_ids)))
+    if scopes is not None:
+        query = query.where(CatalogueEntry.market_scope.in_(scopes))
+    if channel is not None:
+        query = query.where(or_(CatalogueEntry.channel.is_(None), CatalogueEntry.channel == channel))
+    if party_kind is not None:
+        query = query.where(or_(CatalogueEntry.party_kind.is_(None), CatalogueEntry.party_kind == party_kind))
+    return session.scalars(query.order_by(CatalogueEntry.position, CatalogueEntry.entry_id)).all()
+
+
+def catalogue_versions(session: Session, entry_id: int) -> Sequence[CatalogueEntry]:
+    return session.scalars(select(CatalogueEntry).where(CatalogueEntry.entry_id == entry_id)
+                           .order_by(CatalogueEntry.version)).all()
+
+
+def catalogue_drafts(session: Session) -> Sequence[CatalogueEntry]:
+    return session.scalars(select(CatalogueEntry).where(CatalogueEntry.status == CatalogueStatus.DRAFT.value)
+                           .order_by(CatalogueEntry.created_at, CatalogueEntry.id)).all()
+
+
+def catalogue_latest_version(session: Session, entry_id: int) -> int:
+    return int(session.scalar(select(func.max(CatalogueEntry.version))
+                              .where(CatalogueEntry.entry_id == entry_id)) or 0)

@@ -16,6 +16,7 @@ from trustdesk.directory.models import Presence, Tier
 _known_zones = lru_cache(maxsize=1)(available_timezones)
 _CODE = r"^[A-Za-z0-9][A-Za-z0-9_.-]*$"
 _LANG = r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})?$"
+_REGION = r"^[A-Z][A-Z0-9_]{1,15}$"  # e.g. EU, SEA; never the code of a market (checked on save)
 LanguageCode = Annotated[str, StringConstraints(pattern=_LANG)]
 Skill = Annotated[str, StringConstraints(min_length=1, max_length=64, strip_whitespace=True)]
 
@@ -27,6 +28,7 @@ class MarketIn(StrictIn):
     languages: list[LanguageCode] = Field(min_length=1, max_length=20)
     default_language: str = Field(pattern=_LANG)
     currency: str = Field(pattern=r"^[A-Z]{3}$")
+    region: str | None = Field(default=None, pattern=_REGION)
     is_active: bool = True
 
     @field_validator("time_zone")
@@ -45,6 +47,7 @@ class MarketOut(Out):
     languages: list[str]
     default_language: str
     currency: str
+    region: str | None
     is_active: bool
 
 
@@ -144,3 +147,112 @@ class AgentOut(Out):
     team_ids: list[int]
     open_cases: int
     last_assigned_at: datetime | None
+
+
+# ---------------------------------------------------------------- topics and the service catalogue
+
+TOPIC_KEY = r"^[a-z0-9][a-z0-9_]*(\.[a-z0-9][a-z0-9_]*){0,5}$"  # dotted path, at most six levels
+TopicKey = Annotated[str, StringConstraints(pattern=TOPIC_KEY, max_length=200)]
+TopicName = Annotated[str, StringConstraints(min_length=1, max_length=200, strip_whitespace=True)]
+
+
+class TopicIn(StrictIn):
+    key: TopicKey
+    names: dict[LanguageCode, TopicName] = Field(min_length=1, max_length=50)
+    description: str | None = Field(default=None, max_length=1000)
+    is_active: bool = True
+
+    @field_validator("names")
+    @classmethod
+    def _english_name(cls, value: dict[str, str]) -> dict[str, str]:
+        if "en" not in value:
+            raise ValueError("an English name (en) is required; other locales fall back to it")
+        return value
+
+
+class TopicOut(Out):
+    id: int
+    key: str
+    parent_key: str | None
+    depth: int
+    names: dict[str, str]
+    description: str | None
+    is_active: bool
+
+
+class TopicImportOut(BaseModel):
+    created: list[str]
+    updated: list[str]
+    unchanged: int
+
+
+MarketScope = Annotated[str, StringConstraints(pattern=r"^(\*|[A-Za-z0-9][A-Za-z0-9_.-]{0,15})$")]
+
+
+class CatalogueEntryIn(StrictIn):
+    """A proposed version of a catalogue entry; it takes effect when a second person approves it."""
+
+    topic: TopicKey | None = Field(default=None, description="Topic key at any level; empty matches every topic")
+    market_scope: MarketScope = Field(default="*", description="A market code, a region, or * for all")
+    channel: str | None = Field(default=None, max_length=32, description="Empty matches every channel")
+    party_kind: str | None = Field(default=None, max_length=16, description="Empty matches every party kind")
+    team_id: DbId
+    tier: Tier | None = Field(default=None, description="Defaults to the team's tier")
+    contact_user_id: DbId | None = None
+    escalation_user_id: DbId | None = None
+    sla_policy_key: str | None = Field(default=None, max_length=64, pattern=_CODE)
+    position: int = Field(default=100, ge=0, le=1_000_000)
+    valid_from: datetime | None = Field(default=None, description="When it takes effect; default: on approval")
+    note: str | None = Field(default=None, max_length=1000)
+    owner_user_id: DbId | None = None
+    review_interval_days: int = Field(default=90, ge=1, le=3650)
+
+
+class DecisionIn(StrictIn):
+    note: str | None = Field(default=None, max_length=1000)
+
+
+class RetireIn(StrictIn):
+    at: datetime | None = Field(default=None, description="When it stops applying; default: now")
+    note: str | None = Field(default=None, max_length=1000)
+
+
+class CatalogueEntryOut(Out):
+    id: int
+    entry_id: int
+    version: int
+    status: str
+    topic: str | None
+    market_scope: str
+    channel: str | None
+    party_kind: str | None
+    team_id: int
+    team_key: str
+    tier: str
+    contact_user_id: int | None
+    escalation_user_id: int | None
+    sla_policy_key: str | None
+    position: int
+    valid_from: datetime | None
+    valid_to: datetime | None
+    note: str | None
+    author_user_id: int
+    approver_user_id: int | None
+    decided_at: datetime | None
+    owner_user_id: int | None
+    review_interval_days: int
+    review_due_at: datetime | None
+
+
+class OwnerOut(BaseModel):
+    """The answer to "who owns topic T in market M for channel C (and party kind P) at time t"."""
+
+    at: datetime
+    topic: str | None
+    market: str
+    channel: str | None
+    party_kind: str | None
+    entry: CatalogueEntryOut | None
+    specificity: list[int] | None
+    considered: list[CatalogueEntryOut]
+    explanation: str

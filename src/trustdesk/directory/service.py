@@ -37,13 +37,18 @@ def list_markets(session: Session, *, active_only: bool = False) -> Sequence[Mar
     return repository.markets(session, active_only=active_only)
 
 
-def _check_market(data: MarketIn) -> None:
+def _check_market(session: Session, data: MarketIn) -> None:
     if data.default_language not in data.languages:
         raise Invalid("the default language must be one of the market's languages", field="default_language")
+    # The catalogue names a market or a region in one field; the two must never read the same.
+    if data.region is not None and repository.market_by_code(session, data.region) is not None:
+        raise Invalid(f"{data.region} is a market's code, so it cannot name a region", field="region")
+    if repository.market_by_region(session, data.code.upper()) is not None:
+        raise Invalid(f"{data.code.upper()} names a region of markets, so it cannot be a market's code", field="code")
 
 
 def create_market(session: Session, data: MarketIn, *, now: datetime) -> Market:
-    _check_market(data)
+    _check_market(session, data)
     if repository.market_by_code(session, data.code) is not None:
         raise Conflict(f"market {data.code.upper()} exists", field="code")
     market = Market(**{**data.model_dump(), "code": data.code.upper()}, created_at=now)
@@ -53,7 +58,7 @@ def create_market(session: Session, data: MarketIn, *, now: datetime) -> Market:
 
 
 def update_market(session: Session, market: Market, data: MarketIn) -> Market:
-    _check_market(data)
+    _check_market(session, data)
     clash = repository.market_by_code(session, data.code)
     if clash is not None and clash.id != market.id:
         raise Conflict(f"market {data.code.upper()} exists", field="code")
