@@ -260,7 +260,7 @@ def test_htmx_errors_are_swapped_into_the_alerts_region(client: TestClient, worl
 
 def _console_routes(app: FastAPI, world: World, case_id: int) -> list[tuple[str, str]]:
     values = {"queue_id": world.queue_a.id, "case_id": case_id, "agent_id": world.agents["agent_t1"].id,
-              "market_id": world.queue_a.market_id, "team_id": world.t1_a.id}
+              "market_id": world.queue_a.market_id, "team_id": world.t1_a.id, "version_id": 1}
     routes = []
     for prefix, router in app.state.routers:
         for route in router.routes:

@@ -155,3 +155,10 @@ def catalogue_drafts(session: Session) -> Sequence[CatalogueEntry]:
 def catalogue_latest_version(session: Session, entry_id: int) -> int:
     return int(session.scalar(select(func.max(CatalogueEntry.version))
                               .where(CatalogueEntry.entry_id == entry_id)) or 0)
+
+
+def user_names(session: Session, ids: set[int]) -> dict[int, str]:
+    if not ids:
+        return {}
+    return {user_id: name for user_id, name in session.execute(
+        select(User.id, User.display_name).where(User.id.in_(ids)))}

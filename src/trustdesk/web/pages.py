@@ -51,6 +51,8 @@ NOTICES: dict[str, str] = {
     "presence_saved": "Your presence was updated.",
     "saved": "Saved.",
     "created": "Created.",
+    "approved": "Approved: the change is in force from its start time.",
+    "rejected": "Rejected: the catalogue is unchanged.",
     "case_created": "We have received your request.",
     "request_filed": "Your request was filed.",
 }
@@ -223,6 +225,8 @@ def console_nav(session: Session, actor: Actor) -> dict[str, Any]:
         queues = [NavItem(c.queue.name, f"/console/queues/{c.queue.id}", f"queue-{c.queue.id}", c.unassigned)
                   for c in counts]
     more: list[NavItem] = []
+    if actor.can(Perm.CATALOGUE_READ) and actor.vendor_id is None:
+        more.append(NavItem("Service catalogue", "/console/catalogue", "catalogue"))
     if actor.can(Perm.DIRECTORY_ADMIN):
         more.append(NavItem("Administration", "/console/admin", "admin"))
     if actor.can(Perm.INTERNAL_REQUEST):
