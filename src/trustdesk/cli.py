@@ -261,20 +261,13 @@ def catalogue_who(
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """Who owns TOPIC in MARKET for CHANNEL (and PARTY_KIND), now or at a past or future time."""
-    from datetime import UTC, datetime
-
+    from trustdesk.core.clock import parse_time
     from trustdesk.core.errors import DomainError
     from trustdesk.directory import catalogue, views
     from trustdesk.directory import service as directory
 
-    when = SystemClock().now()
-    if at is not None:
-        try:
-            when = datetime.fromisoformat(at)
-        except ValueError as exc:
-            raise typer.BadParameter(f"not an ISO time: {at}", param_hint="--at") from exc
-        when = when if when.tzinfo else when.replace(tzinfo=UTC)
     try:
+        when = parse_time(at, field="at") if at is not None else SystemClock().now()
         with transaction(_factory()) as session:
             found = directory.market_by_code(session, market)
             ownership = catalogue.who_owns(session, topic=topic, market=found, channel=channel,

@@ -117,7 +117,7 @@ def test_serve_refuses_an_unknown_jobs_mode(database: str) -> None:
 
 
 def test_topics_import_and_who_owns_then_and_now(database: str, tmp_path: Path) -> None:
-    from trustdesk.core.identity import Actor
+    from trustdesk.core import identity
     from trustdesk.core.permissions import Role
     from trustdesk.directory import catalogue
     from trustdesk.directory.schemas import CatalogueEntryIn
@@ -138,8 +138,9 @@ def test_topics_import_and_who_owns_then_and_now(database: str, tmp_path: Path) 
     with transaction(make_session_factory(make_engine(database))) as session:
         market = make_market(session, now=START)
         team = make_team(session, now=START, key="orders-t2")
-        author, approver = (Actor(user_id=make_user_id(session, role), role=role, email="", display_name="x")
-                            for role in (Role.LEAD, Role.ADMIN))
+        author, approver = (identity.actor_for(identity.create_user(
+            session, email=f"{role.value}@example.test", display_name=role.value, role=role, password=None,
+            now=START)) for role in (Role.LEAD, Role.ADMIN))
         draft = catalogue.propose(session, CatalogueEntryIn(topic="orders", team_id=team.id, sla_policy_key="std"),
                                   author=author, now=START)
         catalogue.approve(session, draft, approver=approver, now=START)
@@ -154,11 +155,3 @@ def test_topics_import_and_who_owns_then_and_now(database: str, tmp_path: Path) 
     assert as_json["entry"]["team_key"] == "orders-t2" and as_json["specificity"] == [1, 0, 0, 0]
     unknown = run("catalogue", "who", "--market", "US", "--topic", "nope")
     assert unknown.exit_code == 2 and "unknown topic" in unknown.output
-
-
-def make_user_id(session: Any, role: Any) -> int:
-    from trustdesk.core import identity
-
-    user = identity.create_user(session, email=f"{role.value}@example.test", display_name=role.value, role=role,
-                                password=None, now=START)
-    return user.id

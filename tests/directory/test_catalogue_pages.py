@@ -11,17 +11,14 @@ from sqlalchemy.orm import Session
 from tests.factories.world import World
 from tests.web.test_pages_auth import sign_in
 from trustdesk.core.clock import FrozenClock
-from trustdesk.core.identity import Actor
-from trustdesk.core.permissions import ROLE_PERMISSIONS, Role
+from trustdesk.core.identity import Actor, actor_for
 from trustdesk.directory import catalogue
 from trustdesk.directory.models import CatalogueEntry
 from trustdesk.directory.schemas import CatalogueEntryIn, TopicIn
 
 
 def _actor(world: World, who: str) -> Actor:
-    user = world.users[who]
-    role = Role(user.role)
-    return Actor(user_id=user.id, role=role, display_name=user.display_name, permissions=ROLE_PERMISSIONS[role])
+    return actor_for(world.users[who])
 
 
 def _seed(db: Session, world: World, clock: FrozenClock) -> CatalogueEntry:

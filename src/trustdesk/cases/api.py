@@ -36,6 +36,7 @@ from trustdesk.core.db import MAX_ID
 from trustdesk.core.errors import Forbidden, Invalid, PreconditionFailed, PreconditionRequired
 from trustdesk.core.identity import Actor
 from trustdesk.core.permissions import Perm
+from trustdesk.core.schemas import PRINTABLE
 from trustdesk.directory import service as directory
 from trustdesk.web.deps import ClockDep, Requires, SessionDep, SettingsDep
 from trustdesk.web.responses import ModelResponse
@@ -44,7 +45,6 @@ router = APIRouter(tags=["cases"])
 IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key")]
 RowId = Annotated[int, Path(ge=1, le=MAX_ID)]
 FilterId = Annotated[int | None, Query(ge=1, le=MAX_ID)]
-PRINTABLE = r"^[^\x00-\x1f\x7f]*$"  # filters with control characters match nothing; say so
 
 
 def _detail_response(session: Any, case: Case, actor: Actor) -> ModelResponse:

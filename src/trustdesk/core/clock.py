@@ -37,3 +37,15 @@ class FrozenClock:
 def as_utc(moment: datetime) -> datetime:
     """Read a stored timestamp back as aware UTC (SQLite returns naive values)."""
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+def parse_time(text: str, *, field: str) -> datetime:
+    """A time typed by a person (``2026-10-01T09:00``, an offset optional), as aware UTC; a time
+    without an offset is read as UTC, which is what the forms and the CLI say they take."""
+    from trustdesk.core.errors import Invalid
+
+    try:
+        parsed = datetime.fromisoformat(text)
+    except ValueError as exc:
+        raise Invalid(f"enter a date and time, e.g. 2026-10-01T09:00 (got {text!r})", field=field) from exc
+    return (parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)).astimezone(UTC)

@@ -12,6 +12,8 @@ from trustdesk.core.db import MAX_ID
 # A reference to a row: positive and within the database's INTEGER range.
 DbId = Annotated[int, Field(ge=1, le=MAX_ID)]
 
+# For query parameters: text with control characters matches nothing, so it is refused by name.
+PRINTABLE = r"^[^\x00-\x1f\x7f]*$"
 CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 
 

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Annotated, TypeVar
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path
 
 from trustdesk.core.db import MAX_ID
-from trustdesk.core.errors import Forbidden, NotFound
+from trustdesk.core.errors import Forbidden
 from trustdesk.core.identity import Actor, User, user_by_id
 from trustdesk.core.permissions import Perm
 from trustdesk.directory import service, views
@@ -35,16 +35,6 @@ Admin = Annotated[Actor, Depends(Requires(Perm.DIRECTORY_ADMIN))]
 RowId = Annotated[int, Path(ge=1, le=MAX_ID)]
 
 
-T = TypeVar("T")
-
-
-def _get(session: SessionDep, model: type[T], object_id: int, name: str) -> T:
-    found = session.get(model, object_id)
-    if found is None:
-        raise NotFound(f"{name} {object_id} does not exist", field=f"{name}_id")
-    return found
-
-
 @router.get("/markets", response_model=list[MarketOut])
 def list_markets(session: SessionDep, actor: Reader) -> list[MarketOut]:
     return [MarketOut.model_validate(m) for m in service.list_markets(session)]
@@ -57,7 +47,7 @@ def create_market(body: MarketIn, session: SessionDep, clock: ClockDep, actor: A
 
 @router.put("/markets/{market_id}", response_model=MarketOut)
 def update_market(market_id: RowId, body: MarketIn, session: SessionDep, actor: Admin) -> MarketOut:
-    market = _get(session, Market, market_id, "market")
+    market = service.row_or_404(session, Market, market_id, "market")
     return MarketOut.model_validate(service.update_market(session, market, body))
 
 
@@ -90,7 +80,8 @@ def create_team(body: TeamIn, session: SessionDep, clock: ClockDep, actor: Admin
 
 @router.put("/teams/{team_id}", response_model=TeamOut)
 def update_team(team_id: RowId, body: TeamIn, session: SessionDep, actor: Admin) -> TeamOut:
-    return TeamOut.model_validate(service.update_team(session, _get(session, Team, team_id, "team"), body))
+    team = service.row_or_404(session, Team, team_id, "team")
+    return TeamOut.model_validate(service.update_team(session, team, body))
 
 
 @router.get("/queues", response_model=list[QueueCount], summary="Queues I may see, with live counts")
@@ -105,7 +96,8 @@ def create_queue(body: QueueIn, session: SessionDep, clock: ClockDep, actor: Adm
 
 @router.put("/queues/{queue_id}", response_model=QueueOut)
 def update_queue(queue_id: RowId, body: QueueIn, session: SessionDep, actor: Admin) -> QueueOut:
-    return QueueOut.model_validate(service.update_queue(session, _get(session, Queue, queue_id, "queue"), body))
+    queue = service.row_or_404(session, Queue, queue_id, "queue")
+    return QueueOut.model_validate(service.update_queue(session, queue, body))
 
 
 @router.get("/agents", response_model=list[AgentOut])
@@ -124,7 +116,7 @@ def create_agent(body: AgentIn, session: SessionDep, clock: ClockDep, actor: Adm
 
 @router.patch("/agents/{agent_id}", response_model=AgentOut)
 def update_agent(agent_id: RowId, body: AgentUpdate, session: SessionDep, actor: Admin) -> AgentOut:
-    agent = service.update_agent(session, _get(session, Agent, agent_id, "agent"), body)
+    agent = service.update_agent(session, service.row_or_404(session, Agent, agent_id, "agent"), body)
     return views.agent_outs(session, [(agent, _user(session, agent))])[0]
 
 
@@ -133,7 +125,7 @@ def set_my_presence(body: PresenceIn, session: SessionDep,
                     actor: Annotated[Actor, Depends(Requires(Perm.AGENT_PRESENCE))]) -> AgentOut:
     if actor.agent_id is None:
         raise Forbidden("only agents have a presence")
-    agent = service.set_presence(session, _get(session, Agent, actor.agent_id, "agent"), body.presence)
+    agent = service.set_presence(session, service.row_or_404(session, Agent, actor.agent_id, "agent"), body.presence)
     return views.agent_outs(session, [(agent, _user(session, agent))])[0]
 
 

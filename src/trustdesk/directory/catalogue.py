@@ -32,6 +32,7 @@ from sqlalchemy.orm import Session
 
 from trustdesk.core.errors import Conflict, Forbidden, Invalid, NotFound
 from trustdesk.core.identity import Actor, User
+from trustdesk.core.permissions import Perm
 from trustdesk.directory import repository
 from trustdesk.directory.models import CatalogueEntry, CatalogueStatus, Market, Team, Topic
 from trustdesk.directory.schemas import CatalogueEntryIn, TopicIn
@@ -200,8 +201,9 @@ def _check_entry(session: Session, data: CatalogueEntryIn) -> tuple[Topic | None
     team = session.get(Team, data.team_id)
     if team is None:
         raise Invalid(f"team {data.team_id} does not exist", field="team_id")
-    if data.market_scope != ANY_MARKET and repository.market_by_code(session, data.market_scope) is None and (
-            repository.market_by_region(session, data.market_scope) is None):
+    scope = _scope(data.market_scope)
+    if scope != ANY_MARKET and repository.market_by_code(session, scope) is None and (
+            repository.market_by_region(session, scope) is None):
         raise Invalid(f"{data.market_scope!r} is neither a market nor a region of one", field="market_scope")
     if data.channel is not None and data.channel not in set(Channel):
         raise Invalid(f"unknown channel {data.channel!r}", field="channel")
@@ -229,7 +231,7 @@ def propose(session: Session, data: CatalogueEntryIn, *, author: Actor, now: dat
     values = data.model_dump(exclude={"topic", "tier", "market_scope"})
     row = CatalogueEntry(**values, entry_id=entry_id, version=version, status=CatalogueStatus.DRAFT.value,
                          topic_id=topic.id if topic else None, tier=(data.tier or team.tier),
-                         market_scope=_scope(session, data.market_scope), author_user_id=author.user_id,
+                         market_scope=_scope(data.market_scope), author_user_id=author.user_id,
                          approver_user_id=None, decided_at=None, reviewed_at=None, review_reminded_at=None,
                          created_at=now)
     session.add(row)
@@ -239,8 +241,8 @@ def propose(session: Session, data: CatalogueEntryIn, *, author: Actor, now: dat
     return row
 
 
-def _scope(session: Session, scope: str) -> str:
-    """Market codes are stored upper case, as markets keep them; regions are upper case already."""
+def _scope(scope: str) -> str:
+    """Market codes and regions are kept upper case; ``*`` is every market."""
     return scope if scope == ANY_MARKET else scope.upper()
 
 
@@ -272,8 +274,12 @@ def approve(session: Session, draft: CatalogueEntry, *, approver: Actor, now: da
     return draft
 
 
-def reject(session: Session, draft: CatalogueEntry, *, approver: Actor, now: datetime, note: str) -> CatalogueEntry:
+def reject(session: Session, draft: CatalogueEntry, *, approver: Actor, now: datetime,
+           note: str | None) -> CatalogueEntry:
+    """Turn a draft down; the author is told why, so a reason is required."""
     _decidable(draft, approver)
+    if not note or not note.strip():
+        raise Invalid("say why the change is rejected", field="note")
     draft.status, draft.approver_user_id, draft.decided_at, draft.note = (
         CatalogueStatus.REJECTED.value, approver.user_id, now, note)
     return draft
@@ -288,11 +294,10 @@ def _decidable(draft: CatalogueEntry, approver: Actor) -> None:
 
 
 def current_version(session: Session, entry_id: int, *, at: datetime) -> CatalogueEntry:
-    for version in repository.catalogue_versions(session, entry_id):
-        if (version.status == CatalogueStatus.APPROVED.value and version.valid_from is not None
-                and version.valid_from <= at and (version.valid_to is None or version.valid_to > at)):
-            return version
-    raise NotFound(f"catalogue entry {entry_id} is not in force", field="entry_id")
+    found = repository.catalogue_versions_in_force(session, at, entry_id=entry_id)
+    if not found:
+        raise NotFound(f"catalogue entry {entry_id} is not in force", field="entry_id")
+    return found[0]
 
 
 def retire(session: Session, entry_id: int, *, actor: Actor, now: datetime, at: datetime | None = None,
@@ -319,15 +324,44 @@ def review_due_at(version: CatalogueEntry) -> datetime | None:
     return last + timedelta(days=version.review_interval_days) if last else None
 
 
+def review_overdue(version: CatalogueEntry, *, now: datetime) -> bool:
+    due = review_due_at(version)
+    return due is not None and due <= now
+
+
 def overdue_reviews(session: Session, *, now: datetime) -> list[CatalogueEntry]:
     """Entries in force whose review is overdue and whose owner was not reminded since it fell due."""
-    overdue = []
-    for version in repository.catalogue_versions_in_force(session, now):
-        due = review_due_at(version)
-        if due is not None and due <= now and (version.review_reminded_at is None
-                                               or version.review_reminded_at < due):
-            overdue.append(version)
-    return overdue
+    return [v for v in in_force(session, at=now) if review_overdue(v, now=now) and (
+        v.review_reminded_at is None or v.review_reminded_at < (review_due_at(v) or now))]
+
+
+# ---------------------------------------------------------------- reading the catalogue
+
+
+def may_read(actor: Actor) -> bool:
+    """The catalogue names every team and contact; one vendor's staff never learn of another's."""
+    return actor.can(Perm.CATALOGUE_READ) and actor.vendor_id is None
+
+
+def require_in_house(actor: Actor) -> None:
+    if actor.vendor_id is not None:
+        raise Forbidden("the service catalogue is for in-house staff")
+
+
+def in_force(session: Session, *, at: datetime) -> Sequence[CatalogueEntry]:
+    return repository.catalogue_versions_in_force(session, at)
+
+
+def drafts(session: Session) -> Sequence[CatalogueEntry]:
+    return repository.catalogue_drafts(session)
+
+
+def versions(session: Session, entry_id: int) -> Sequence[CatalogueEntry]:
+    """Every version of an entry, oldest first."""
+    rows = repository.catalogue_versions(session, entry_id)
+    if not rows:
+        raise NotFound(f"catalogue entry {entry_id} does not exist", field="entry_id")
+    return rows
 
 
 # ---------------------------------------------------------------- who owns what

@@ -8,10 +8,11 @@ from typing import Annotated
 from fastapi import APIRouter, Body, Depends, Path, Query
 
 from trustdesk.core.db import MAX_ID
-from trustdesk.core.errors import Forbidden, Invalid, NotFound
+from trustdesk.core.errors import Invalid
 from trustdesk.core.identity import Actor
 from trustdesk.core.permissions import Perm
-from trustdesk.directory import catalogue, repository, service, views
+from trustdesk.core.schemas import PRINTABLE
+from trustdesk.directory import catalogue, service, views
 from trustdesk.directory.schemas import (
     TOPIC_KEY,
     CatalogueEntryIn,
@@ -27,26 +28,21 @@ from trustdesk.web.deps import ClockDep, Requires, SessionDep
 
 router = APIRouter(tags=["catalogue"])
 RowId = Annotated[int, Path(ge=1, le=MAX_ID)]
-Printable = r"^[^\x00-\x1f\x7f]*$"
-
-
-def _in_house(actor: Actor) -> Actor:
-    # The catalogue names every team and contact; one vendor's staff never learn of another's.
-    if actor.vendor_id is not None:
-        raise Forbidden("the service catalogue is for in-house staff")
-    return actor
 
 
 def _reader(actor: Annotated[Actor, Depends(Requires(Perm.CATALOGUE_READ))]) -> Actor:
-    return _in_house(actor)
+    catalogue.require_in_house(actor)
+    return actor
 
 
 def _editor(actor: Annotated[Actor, Depends(Requires(Perm.CATALOGUE_EDIT))]) -> Actor:
-    return _in_house(actor)
+    catalogue.require_in_house(actor)
+    return actor
 
 
 def _approver(actor: Annotated[Actor, Depends(Requires(Perm.CATALOGUE_APPROVE))]) -> Actor:
-    return _in_house(actor)
+    catalogue.require_in_house(actor)
+    return actor
 
 
 Reader = Annotated[Actor, Depends(_reader)]
@@ -87,22 +83,22 @@ def import_topics(session: SessionDep, clock: ClockDep, actor: Editor,
             summary="Entries in force at a time (default now)")
 def list_entries(session: SessionDep, clock: ClockDep, actor: Reader,
                  at: datetime | None = None) -> list[CatalogueEntryOut]:
-    return views.catalogue_outs(session, repository.catalogue_versions_in_force(session, at or clock.now()))
+    return views.catalogue_outs(session, catalogue.in_force(session, at=at or clock.now()))
 
 
 @router.get("/catalogue/drafts", response_model=list[CatalogueEntryOut], summary="Changes waiting for approval")
 def list_drafts(session: SessionDep, actor: Reader) -> list[CatalogueEntryOut]:
-    return views.catalogue_outs(session, repository.catalogue_drafts(session))
+    return views.catalogue_outs(session, catalogue.drafts(session))
 
 
 @router.get("/catalogue/who", response_model=OwnerOut,
             summary="Who owns topic T in market M for channel C (and party kind P) at time t")
 def who_owns(
     session: SessionDep, clock: ClockDep, actor: Reader,
-    market: Annotated[str, Query(min_length=2, max_length=8, pattern=Printable)],
+    market: Annotated[str, Query(min_length=2, max_length=8, pattern=PRINTABLE)],
     topic: Annotated[str | None, Query(pattern=TOPIC_KEY, max_length=200)] = None,
-    channel: Annotated[str | None, Query(max_length=32, pattern=Printable)] = None,
-    party_kind: Annotated[str | None, Query(max_length=16, pattern=Printable)] = None,
+    channel: Annotated[str | None, Query(max_length=32, pattern=PRINTABLE)] = None,
+    party_kind: Annotated[str | None, Query(max_length=16, pattern=PRINTABLE)] = None,
     at: datetime | None = None,
 ) -> OwnerOut:
     found = service.market_by_code(session, market)
@@ -115,10 +111,7 @@ def who_owns(
 @router.get("/catalogue/{entry_id}/versions", response_model=list[CatalogueEntryOut],
             summary="Every version of an entry, oldest first")
 def entry_versions(entry_id: RowId, session: SessionDep, actor: Reader) -> list[CatalogueEntryOut]:
-    rows = repository.catalogue_versions(session, entry_id)
-    if not rows:
-        raise NotFound(f"catalogue entry {entry_id} does not exist", field="entry_id")
-    return views.catalogue_outs(session, rows)
+    return views.catalogue_outs(session, catalogue.versions(session, entry_id))
 
 
 @router.post("/catalogue", response_model=CatalogueEntryOut, status_code=201,
@@ -148,8 +141,6 @@ def approve_version(version_id: RowId, session: SessionDep, clock: ClockDep, act
              summary="Reject someone else's draft, saying why")
 def reject_version(version_id: RowId, body: DecisionIn, session: SessionDep, clock: ClockDep,
                    actor: Approver) -> CatalogueEntryOut:
-    if not body.note:
-        raise Invalid("say why the change is rejected", field="note")
     row = catalogue.reject(session, catalogue.draft_by_id(session, version_id), approver=actor, now=clock.now(),
                            note=body.note)
     return views.catalogue_outs(session, [row])[0]

@@ -3,8 +3,7 @@ and the changes waiting for a second person's approval."""
 
 from __future__ import annotations
 
-import re
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query, Request
@@ -12,12 +11,13 @@ from fastapi.responses import HTMLResponse, Response
 from sqlalchemy.orm import Session
 
 from trustdesk.cases.models import Channel, PartyKind
+from trustdesk.core.clock import parse_time
 from trustdesk.core.db import MAX_ID
-from trustdesk.core.errors import DomainError, Forbidden, Invalid
+from trustdesk.core.errors import DomainError
 from trustdesk.core.identity import Actor
 from trustdesk.core.permissions import Perm
-from trustdesk.directory import catalogue, repository, service, views
-from trustdesk.directory.schemas import TOPIC_KEY
+from trustdesk.core.schemas import PRINTABLE
+from trustdesk.directory import catalogue, page_queries, service, views
 from trustdesk.web.deps import ClockDep, PageRequires, SessionDep
 from trustdesk.web.pages import FormDep, form_text, render_console, see_other, with_query
 
@@ -25,50 +25,30 @@ router = APIRouter(include_in_schema=False)
 Reader = Annotated[Actor, Depends(PageRequires(Perm.CATALOGUE_READ))]
 Approver = Annotated[Actor, Depends(PageRequires(Perm.CATALOGUE_APPROVE))]
 RowId = Annotated[int, Path(ge=1, le=MAX_ID)]
-Printable = r"^[^\x00-\x1f\x7f]*$"
-Text = Annotated[str | None, Query(max_length=200, pattern=Printable)]
-TOPIC_KEY_RE = re.compile(TOPIC_KEY)
-
-
-def _in_house(actor: Actor) -> None:
-    if actor.vendor_id is not None:
-        raise Forbidden("the service catalogue is for in-house staff")
-
-
-def _parse_at(value: str | None) -> datetime | None:
-    """The form's datetime-local value, read as UTC (the page says so)."""
-    if not value:
-        return None
-    try:
-        parsed = datetime.fromisoformat(value)
-    except ValueError as exc:
-        raise Invalid("enter a date and time, e.g. 2026-10-01T09:00", field="at") from exc
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+Text = Annotated[str | None, Query(max_length=200, pattern=PRINTABLE)]
 
 
 def _page(request: Request, session: Session, actor: Actor, now: datetime, *, question: dict[str, str],
           decision_error: str | None = None, status_code: int = 200) -> HTMLResponse:
     topics = catalogue.list_topics(session)
-    entries = views.catalogue_outs(session, repository.catalogue_versions_in_force(session, now))
-    drafts = views.catalogue_outs(session, repository.catalogue_drafts(session))
-    people = repository.user_names(session, {
-        uid for row in entries + drafts for uid in (row.contact_user_id, row.escalation_user_id,
-                                                    row.owner_user_id, row.author_user_id) if uid})
+    in_force = catalogue.in_force(session, at=now)
+    entries = views.catalogue_outs(session, in_force)
+    drafts = views.catalogue_outs(session, catalogue.drafts(session))
+    people = page_queries.user_names(session, (
+        uid for row in entries + drafts for uid in (row.contact_user_id, row.escalation_user_id, row.author_user_id)))
     answer, errors = None, {}
     if question.get("market"):
         try:
-            at = _parse_at(question.get("at")) or now
+            at = parse_time(question["at"], field="at") if question.get("at") else now
             market = service.market_by_code(session, question["market"])
             topic = question.get("topic") or None
-            if topic is not None and not TOPIC_KEY_RE.match(topic):
-                raise Invalid(f"unknown topic {topic!r}", field="topic")
             ownership = catalogue.who_owns(session, topic=topic, market=market,
                                            channel=question.get("channel") or None,
                                            party_kind=question.get("party_kind") or None, at=at)
             answer = views.owner_out(session, ownership, market=market, channel=question.get("channel") or None,
                                      party_kind=question.get("party_kind") or None, at=at)
-            people |= repository.user_names(session, {
-                uid for row in answer.considered for uid in (row.contact_user_id, row.escalation_user_id) if uid})
+            people |= page_queries.user_names(session, (
+                uid for row in answer.considered for uid in (row.contact_user_id, row.escalation_user_id)))
         except DomainError as error:
             errors[error.field or "market"] = error.detail
             status_code = 422
@@ -80,7 +60,7 @@ def _page(request: Request, session: Session, actor: Actor, now: datetime, *, qu
         "market_options": [(m.code, f"{m.code} · {m.name}") for m in service.list_markets(session, active_only=True)],
         "channel_options": [(c.value, c.value.replace("_", " ")) for c in Channel],
         "party_options": [(p.value, p.value) for p in PartyKind],
-        "overdue": {e.entry_id for e in entries if e.review_due_at and e.review_due_at <= now},
+        "overdue": {v.entry_id for v in in_force if catalogue.review_overdue(v, now=now)},
         "can_approve": actor.can(Perm.CATALOGUE_APPROVE), "me": actor.user_id, "decision_error": decision_error,
     }
     return render_console(request, session, actor, "directory/catalogue.html", context, active="catalogue",
@@ -91,7 +71,7 @@ def _page(request: Request, session: Session, actor: Actor, now: datetime, *, qu
 def catalogue_page(request: Request, session: SessionDep, clock: ClockDep, actor: Reader,
                    market: Text = None, topic: Text = None, channel: Text = None, party_kind: Text = None,
                    at: Text = None) -> HTMLResponse:
-    _in_house(actor)
+    catalogue.require_in_house(actor)
     question = {k: v or "" for k, v in {"market": market, "topic": topic, "channel": channel,
                                         "party_kind": party_kind, "at": at}.items()}
     return _page(request, session, actor, clock.now(), question=question)
@@ -99,15 +79,13 @@ def catalogue_page(request: Request, session: SessionDep, clock: ClockDep, actor
 
 def _decide(request: Request, session: Session, actor: Actor, now: datetime, version_id: int, *, approve: bool,
             note: str) -> Response:
-    _in_house(actor)
+    catalogue.require_in_house(actor)
     try:
         with session.begin_nested():
             draft = catalogue.draft_by_id(session, version_id)
             if approve:
                 catalogue.approve(session, draft, approver=actor, now=now, note=note or None)
             else:
-                if not note:
-                    raise Invalid("say why the change is rejected", field="note")
                 catalogue.reject(session, draft, approver=actor, now=now, note=note)
     except DomainError as error:
         return _page(request, session, actor, now, question={}, decision_error=error.detail,

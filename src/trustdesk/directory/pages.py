@@ -15,7 +15,7 @@ from starlette.datastructures import FormData
 
 from trustdesk.cases.models import Channel, PartyKind
 from trustdesk.core.db import MAX_ID
-from trustdesk.core.errors import Forbidden, Invalid, NotFound
+from trustdesk.core.errors import Forbidden, Invalid
 from trustdesk.core.identity import Actor, user_by_id
 from trustdesk.core.permissions import Perm
 from trustdesk.directory import page_queries, service, views
@@ -260,20 +260,13 @@ def create_team(request: Request, form: FormDep, session: SessionDep, clock: Clo
                    "/console/admin/teams?notice=created")
 
 
-def _team_or_404(session: Session, team_id: int) -> Team:
-    team = session.get(Team, team_id)
-    if team is None:
-        raise NotFound(f"team {team_id} does not exist", field="team_id")
-    return team
-
-
 def _team_page(team: Team) -> EditPage:
     return EditPage(team.id, team.name, "team", item_sub=f"{team.key} · {TIER_LABELS[Tier(team.tier)]}")
 
 
 @router.get("/console/admin/teams/{team_id}")
 def edit_team_form(request: Request, team_id: RowId, session: SessionDep, actor: Admin) -> HTMLResponse:
-    team = _team_or_404(session, team_id)
+    team = service.row_or_404(session, Team, team_id, "team")
     values = {"key": team.key, "name": team.name, "tier": team.tier,
               "vendor_id": str(team.vendor_id) if team.vendor_id else ""}
     return _edit_page(request, session, actor, "teams", _team_page(team), values, _team_options(session))
@@ -281,7 +274,7 @@ def edit_team_form(request: Request, team_id: RowId, session: SessionDep, actor:
 
 @router.post("/console/admin/teams/{team_id}")
 def edit_team(request: Request, team_id: RowId, form: FormDep, session: SessionDep, actor: Admin) -> Response:
-    team = _team_or_404(session, team_id)
+    team = service.row_or_404(session, Team, team_id, "team")
     return _save_edit(request, session, actor, "teams", _team_page(team), _team_values(form), TeamIn,
                       lambda data: service.update_team(session, team, data), lambda: _team_options(session))
 
@@ -400,13 +393,6 @@ def create_agent(request: Request, form: FormDep, session: SessionDep, clock: Cl
                    "/console/admin/agents?notice=created")
 
 
-def _agent_or_404(session: Session, agent_id: int) -> Agent:
-    agent = session.get(Agent, agent_id)
-    if agent is None:
-        raise NotFound(f"agent {agent_id} does not exist", field="agent_id")
-    return agent
-
-
 def _agent_values(form: FormData) -> dict[str, Any]:
     return {"languages": split_list(form_text(form, "languages", max_chars=500)),
             "skills": split_list(form_text(form, "skills", max_chars=2000)),
@@ -432,7 +418,7 @@ def _agent_page(session: Session, agent: Agent) -> tuple[EditPage, dict[str, Any
 
 @router.get("/console/admin/agents/{agent_id}")
 def edit_agent_form(request: Request, agent_id: RowId, session: SessionDep, actor: Admin) -> HTMLResponse:
-    agent = _agent_or_404(session, agent_id)
+    agent = service.row_or_404(session, Agent, agent_id, "agent")
     page, options, out = _agent_page(session, agent)
     values = {"languages": out.languages, "skills": out.skills, "capacity": str(out.capacity),
               "team_ids": [str(t) for t in out.team_ids], "presence": out.presence.value}
@@ -441,7 +427,7 @@ def edit_agent_form(request: Request, agent_id: RowId, session: SessionDep, acto
 
 @router.post("/console/admin/agents/{agent_id}")
 def edit_agent(request: Request, agent_id: RowId, form: FormDep, session: SessionDep, actor: Admin) -> Response:
-    agent = _agent_or_404(session, agent_id)
+    agent = service.row_or_404(session, Agent, agent_id, "agent")
     page, options, _out = _agent_page(session, agent)
     return _save_edit(request, session, actor, "agents", page, _agent_values(form), AgentUpdate,
                       lambda data: service.update_agent(session, agent, data), lambda: options)

@@ -121,9 +121,10 @@ def topic_keys_by_ids(session: Session, ids: set[int]) -> dict[int, str]:
 # ---------------------------------------------------------------- the service catalogue
 
 
-def catalogue_versions_in_force(session: Session, at: datetime, *, topic_ids: Sequence[int] | None = None,
-                                scopes: Sequence[str] | None = None, channel: str | None = None,
-                                party_kind: str | None = None) -> Sequence[CatalogueEntry]:
+def catalogue_versions_in_force(session: Session, at: datetime, *, entry_id: int | None = None,
+                                topic_ids: Sequence[int] | None = None, scopes: Sequence[str] | None = None,
+                                channel: str | None = None, party_kind: str | None = None,
+                                ) -> Sequence[CatalogueEntry]:
     """Approved versions in force at ``at``; with filters, only those that could match them
     (an empty column matches anything)."""
     query = select(CatalogueEntry).where(
@@ -131,6 +132,8 @@ def catalogue_versions_in_force(session: Session, at: datetime, *, topic_ids: Se
         CatalogueEntry.valid_from <= at,
         or_(CatalogueEntry.valid_to.is_(None), CatalogueEntry.valid_to > at),
     )
+    if entry_id is not None:
+        query = query.where(CatalogueEntry.entry_id == entry_id)
     if topic_ids is not None:
         query = query.where(or_(CatalogueEntry.topic_id.is_(None), CatalogueEntry.topic_id.in_(topic_ids)))
     if scopes is not None:
@@ -157,8 +160,7 @@ def catalogue_latest_version(session: Session, entry_id: int) -> int:
                               .where(CatalogueEntry.entry_id == entry_id)) or 0)
 
 
-def user_names(session: Session, ids: set[int]) -> dict[int, str]:
+def team_keys(session: Session, ids: set[int]) -> dict[int, str]:
     if not ids:
         return {}
-    return {user_id: name for user_id, name in session.execute(
-        select(User.id, User.display_name).where(User.id.in_(ids)))}
+    return {team_id: key for team_id, key in session.execute(select(Team.id, Team.key).where(Team.id.in_(ids)))}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -15,6 +15,17 @@ from trustdesk.core.permissions import AGENT_ROLES, Role
 from trustdesk.directory import repository
 from trustdesk.directory.models import Agent, Market, Presence, Queue, Team, TeamMembership, Tier, Vendor
 from trustdesk.directory.schemas import AgentIn, AgentUpdate, MarketIn, QueueIn, TeamIn, VendorIn
+
+T = TypeVar("T")
+
+
+def row_or_404(session: Session, model: type[T], object_id: int, name: str) -> T:
+    """A row named in a URL path: missing is 404 (a row named in a body is 422, as ``team_by_id`` says)."""
+    found = session.get(model, object_id)
+    if found is None:
+        raise NotFound(f"{name} {object_id} does not exist", field=f"{name}_id")
+    return found
+
 
 # ---------------------------------------------------------------- markets
 

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 from trustdesk.cases import repository as case_queries
 from trustdesk.core.identity import User
 from trustdesk.directory import catalogue, repository, service
-from trustdesk.directory.models import Agent, CatalogueEntry, Market, Presence, Queue, Team, Topic
+from trustdesk.directory.models import Agent, CatalogueEntry, CatalogueStatus, Market, Presence, Queue, Team, Topic
 from trustdesk.directory.schemas import AgentOut, CatalogueEntryOut, OwnerOut, QueueCount, QueueOut, TopicOut
 
 
@@ -38,7 +38,7 @@ def topic_outs(topics: Sequence[Topic]) -> list[TopicOut]:
 
 def catalogue_outs(session: Session, rows: Sequence[CatalogueEntry]) -> list[CatalogueEntryOut]:
     topic_keys = repository.topic_keys_by_ids(session, {r.topic_id for r in rows if r.topic_id is not None})
-    team_keys = {t.id: t.key for t in repository.teams(session)} if rows else {}
+    team_keys = repository.team_keys(session, {r.team_id for r in rows})
     return [
         CatalogueEntryOut(
             id=r.id, entry_id=r.entry_id or r.id, version=r.version, status=r.status,
@@ -48,7 +48,7 @@ def catalogue_outs(session: Session, rows: Sequence[CatalogueEntry]) -> list[Cat
             sla_policy_key=r.sla_policy_key, position=r.position, valid_from=r.valid_from, valid_to=r.valid_to,
             note=r.note, author_user_id=r.author_user_id, approver_user_id=r.approver_user_id,
             decided_at=r.decided_at, owner_user_id=r.owner_user_id, review_interval_days=r.review_interval_days,
-            review_due_at=catalogue.review_due_at(r) if r.status == "approved" else None,
+            review_due_at=catalogue.review_due_at(r) if r.status == CatalogueStatus.APPROVED.value else None,
         )
         for r in rows
     ]

@@ -105,9 +105,8 @@ class TopicClassifier:
         oof = self._out_of_fold(texts, labels, vectors, in_scope)
         if oof is not None:
             self.temperature = _fit_temperature(oof.scores, oof.truth)
-            out = OutOfFold(labels=[labels[i] for i in oof.rows], predicted=oof.predicted,
-                            confidence=_softmax(oof.scores, self.temperature).max(axis=1),
-                            rejected_rows=~in_scope[oof.rows])
+            out = OutOfFold(labels=labels, predicted=oof.predicted,
+                            confidence=_softmax(oof.scores, self.temperature).max(axis=1), rejected_rows=~in_scope)
         else:
             out = None
         keep = np.flatnonzero(in_scope)
@@ -147,10 +146,9 @@ class TopicClassifier:
                                        vectors[held_rows] if vectors is not None else None)
             for source, label in enumerate(fold.labels):
                 scores[held_rows, column[label]] = held_scores[:, source]
-        rows = np.arange(len(texts))
-        truth = np.array([column.get(labels[i], -1) for i in rows])
+        truth = np.array([column.get(label, -1) for label in labels])
         predicted = [all_labels[i] for i in scores.argmax(axis=1)]
-        return _Folds(rows=rows, scores=scores, truth=truth, predicted=predicted)
+        return _Folds(scores=scores, truth=truth, predicted=predicted)
 
     # ------------------------------------------------------------ prediction
 
@@ -207,7 +205,8 @@ class TopicClassifier:
 
 @dataclass
 class _Folds:
-    rows: npt.NDArray[np.int_]
+    """Out-of-fold scores of every training row, in the order of the rows."""
+
     scores: FloatArray
     truth: npt.NDArray[np.int_]  # column of the true label, -1 for out-of-scope rows
     predicted: list[str]

@@ -20,6 +20,7 @@ from trustdesk.core import identity
 from trustdesk.core.errors import Conflict, DomainError, Invalid
 from trustdesk.core.identity import Actor
 from trustdesk.core.permissions import Perm, Role
+from trustdesk.directory import catalogue
 from trustdesk.directory import service as directory
 from trustdesk.directory import views as directory_views
 from trustdesk.web.deps import (
@@ -225,7 +226,7 @@ def console_nav(session: Session, actor: Actor) -> dict[str, Any]:
         queues = [NavItem(c.queue.name, f"/console/queues/{c.queue.id}", f"queue-{c.queue.id}", c.unassigned)
                   for c in counts]
     more: list[NavItem] = []
-    if actor.can(Perm.CATALOGUE_READ) and actor.vendor_id is None:
+    if catalogue.may_read(actor):
         more.append(NavItem("Service catalogue", "/console/catalogue", "catalogue"))
     if actor.can(Perm.DIRECTORY_ADMIN):
         more.append(NavItem("Administration", "/console/admin", "admin"))
