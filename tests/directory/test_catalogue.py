@@ -147,6 +147,7 @@ def test_rejecting_needs_a_reason_and_leaves_the_catalogue_as_it_was(client: Tes
     ({"party_kind": "alien"}, "party_kind"),
     ({"contact_user_id": 999999}, "contact_user_id"),
     ({"valid_from": "2020-01-01T00:00:00Z"}, "valid_from"),
+    ({"valid_from": "2031-01-01T00:00:00"}, "valid_from"),  # no offset: which zone is meant is unknown
     ({"colour": "red"}, "colour"),
 ])
 def test_bad_proposals_name_the_field_and_write_nothing(client: TestClient, world: World, db: Session,
@@ -217,6 +218,7 @@ def test_nothing_matching_means_triage(client: TestClient, world: World, topics:
 @pytest.mark.parametrize(("query", "field"), [
     ({"market": "XX"}, "market"), ({"market": "US", "topic": "nope"}, "topic"),
     ({"market": "US", "topic": "Bad Key"}, "topic"), ({}, "market"),
+    ({"market": "US", "at": "2026-01-01T00:00:00"}, "at"),
 ])
 def test_bad_questions_name_the_field(client: TestClient, world: World, topics: None, query: dict[str, str],
                                       field: str) -> None:

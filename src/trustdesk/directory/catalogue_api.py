@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Body, Depends, Path, Query
+from pydantic import AwareDatetime
 
 from trustdesk.core.db import MAX_ID
 from trustdesk.core.errors import Invalid
@@ -82,7 +82,7 @@ def import_topics(session: SessionDep, clock: ClockDep, actor: Editor,
 @router.get("/catalogue", response_model=list[CatalogueEntryOut],
             summary="Entries in force at a time (default now)")
 def list_entries(session: SessionDep, clock: ClockDep, actor: Reader,
-                 at: datetime | None = None) -> list[CatalogueEntryOut]:
+                 at: AwareDatetime | None = None) -> list[CatalogueEntryOut]:
     return views.catalogue_outs(session, catalogue.in_force(session, at=at or clock.now()))
 
 
@@ -99,7 +99,7 @@ def who_owns(
     topic: Annotated[str | None, Query(pattern=TOPIC_KEY, max_length=200)] = None,
     channel: Annotated[str | None, Query(max_length=32, pattern=PRINTABLE)] = None,
     party_kind: Annotated[str | None, Query(max_length=16, pattern=PRINTABLE)] = None,
-    at: datetime | None = None,
+    at: AwareDatetime | None = None,
 ) -> OwnerOut:
     found = service.market_by_code(session, market)
     when = at or clock.now()

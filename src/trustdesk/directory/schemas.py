@@ -7,7 +7,7 @@ from functools import lru_cache
 from typing import Annotated
 from zoneinfo import available_timezones
 
-from pydantic import BaseModel, Field, StringConstraints, field_validator
+from pydantic import AwareDatetime, BaseModel, Field, StringConstraints, field_validator
 
 from trustdesk.core.schemas import DbId, Out, StrictIn
 from trustdesk.directory.models import Presence, Tier
@@ -202,7 +202,7 @@ class CatalogueEntryIn(StrictIn):
     escalation_user_id: DbId | None = None
     sla_policy_key: str | None = Field(default=None, max_length=64, pattern=_CODE)
     position: int = Field(default=100, ge=0, le=1_000_000)
-    valid_from: datetime | None = Field(default=None, description="When it takes effect; default: on approval")
+    valid_from: AwareDatetime | None = Field(default=None, description="When it takes effect; default: on approval")
     note: str | None = Field(default=None, max_length=1000)
     owner_user_id: DbId | None = None
     review_interval_days: int = Field(default=90, ge=1, le=3650)
@@ -213,7 +213,7 @@ class DecisionIn(StrictIn):
 
 
 class RetireIn(StrictIn):
-    at: datetime | None = Field(default=None, description="When it stops applying; default: now")
+    at: AwareDatetime | None = Field(default=None, description="When it stops applying; default: now")
     note: str | None = Field(default=None, max_length=1000)
 
 
