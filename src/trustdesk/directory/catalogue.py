@@ -405,7 +405,8 @@ def who_owns(session: Session, *, topic: str | None, market: Market, channel: st
         f" from a {party_kind}" if party_kind else "")
     if not ranked:
         return Ownership(entry=None, specificity=None, considered=[], topic_key=topic,
-                         explanation=f"no catalogue entry covers {asked} at {at:%Y-%m-%d %H:%M} UTC: triage")
+                         explanation=f"no catalogue entry covers {asked} at {at:%Y-%m-%d %H:%M} UTC, so such cases "
+                                     "go to the market's triage queue")
     best = ranked[0]
     spec = specificity(best, topic_depths=depths, market=market)
     why = [f"entry {best.entry_id} v{best.version}"]
