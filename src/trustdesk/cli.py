@@ -12,13 +12,16 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from trustdesk.core.clock import SystemClock
 from trustdesk.core.db import make_engine, make_session_factory, transaction
+from trustdesk.core.identity import Actor
 from trustdesk.core.permissions import Role
 from trustdesk.core.settings import get_settings
 
 app = typer.Typer(help="TrustDesk: service and trust operations for online marketplaces.", no_args_is_help=True)
 users_app = typer.Typer(help="Users, roles and API tokens.", no_args_is_help=True)
 cases_app = typer.Typer(help="Look at cases from the shell.", no_args_is_help=True)
-routing_app = typer.Typer(help="Routing: the topic classifier.", no_args_is_help=True)
+routing_app = typer.Typer(help="Routing: rules, the topic classifier, the misroute report.", no_args_is_help=True)
+rules_app = typer.Typer(help="Routing rules: draft, simulate, publish.", no_args_is_help=True)
+routing_app.add_typer(rules_app, name="rules")
 topics_app = typer.Typer(help="The topic taxonomy.", no_args_is_help=True)
 catalogue_app = typer.Typer(help="The service catalogue: who owns what.", no_args_is_help=True)
 app.add_typer(users_app, name="users")
@@ -183,10 +186,6 @@ def cases_show(reference: str, as_json: Annotated[bool, typer.Option("--json")] 
             typer.echo(f"  {e.occurred_at:%Y-%m-%d %H:%M:%S}  {e.type:<22} {json.dumps(e.data, ensure_ascii=False)}")
 
 
-if __name__ == "__main__":
-    app()
-
-
 @routing_app.command("evaluate")
 def routing_evaluate(
     train: Annotated[Path, typer.Option(help="CSV to train on", dir_okay=False)],
@@ -286,3 +285,185 @@ def catalogue_who(
     typer.echo(f"{entry.team_key} ({entry.tier})  entry {entry.entry_id} v{entry.version}"
                f"{'  SLA ' + entry.sla_policy_key if entry.sla_policy_key else ''}")
     typer.echo(f"why: {answer.explanation}")
+
+
+# ---------------------------------------------------------------- routing models, rules and report
+
+
+def _domain_error(exc: Exception, default: str) -> typer.BadParameter:
+    from trustdesk.core.errors import DomainError
+
+    assert isinstance(exc, DomainError)
+    return typer.BadParameter(exc.detail, param_hint=f"--{(exc.field or default).replace('_', '-')}")
+
+
+@routing_app.command("train")
+def routing_train(
+    days: Annotated[int | None, typer.Option(help="History to learn from (default: the setting)")] = None,
+    embeddings: Annotated[bool, typer.Option(help="Use sentence embeddings when the extra is installed")] = True,
+    activate: Annotated[bool, typer.Option(help="Route with the new model at once")] = False,
+) -> None:
+    """Train a new topic model from closed cases (each case's final topic is its label)."""
+    from trustdesk.core.errors import DomainError
+    from trustdesk.routing import registry
+
+    settings, now = get_settings(), SystemClock().now()
+    try:
+        with transaction(_factory()) as session:
+            model = registry.train(session, settings=settings, now=now, trained_by="cli", days=days,
+                                   use_embeddings=embeddings)
+            if activate:
+                registry.activate(session, model, settings=settings, now=now)
+            typer.echo(f"model v{model.version} ({model.algorithm}): {model.n_train} cases, "
+                       f"{len(model.labels)} topics, threshold {model.threshold:.2f}, {model.status}")
+            typer.echo(json.dumps(model.metrics | {"topics": len(model.metrics.get("topics", {}))}))
+    except DomainError as exc:
+        raise _domain_error(exc, "days") from exc
+
+
+@routing_app.command("models")
+def routing_models() -> None:
+    """Every model version with its status and held-out accuracy."""
+    from trustdesk.routing import registry
+
+    with transaction(_factory()) as session:
+        for model in registry.models(session):
+            accuracy = model.metrics.get("holdout_accuracy")
+            typer.echo(f"v{model.version:<4} {model.status:<8} {model.algorithm:<40} {model.n_train:>7} cases  "
+                       f"held-out accuracy {accuracy if accuracy is not None else '-'}  "
+                       f"trained {model.trained_at:%Y-%m-%d %H:%M} by {model.trained_by}")
+
+
+@routing_app.command("activate")
+def routing_activate(version: int) -> None:
+    """Route with model VERSION (the active one retires)."""
+    from trustdesk.core.errors import DomainError
+    from trustdesk.routing import registry
+
+    try:
+        with transaction(_factory()) as session:
+            model = registry.activate(session, registry.model_by_version(session, version), settings=get_settings(),
+                                      now=SystemClock().now())
+            typer.echo(f"model v{model.version} is active")
+    except DomainError as exc:
+        raise _domain_error(exc, "version") from exc
+
+
+@routing_app.command("rollback")
+def routing_rollback() -> None:
+    """Re-activate the model that was active before the current one."""
+    from trustdesk.core.errors import DomainError
+    from trustdesk.routing import registry
+
+    try:
+        with transaction(_factory()) as session:
+            model = registry.rollback(session, settings=get_settings(), now=SystemClock().now())
+            typer.echo(f"model v{model.version} is active again")
+    except DomainError as exc:
+        raise _domain_error(exc, "version") from exc
+
+
+@routing_app.command("report")
+def routing_report(
+    days: Annotated[int, typer.Option(help="Period length in days", min=1, max=365)] = 28,
+    until: Annotated[str | None, typer.Option(help="End of the period (ISO time; default now)")] = None,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Misroutes in the period: rate, hops, time lost, ranked causes and the recovery plan."""
+    from datetime import timedelta
+
+    from trustdesk.core.clock import parse_time
+    from trustdesk.core.errors import DomainError
+    from trustdesk.routing import analysis
+
+    try:
+        end = parse_time(until, field="until") if until is not None else SystemClock().now()
+    except DomainError as exc:
+        raise _domain_error(exc, "until") from exc
+    with transaction(_factory()) as session:
+        report = analysis.report(session, since=end - timedelta(days=days), until=end, settings=get_settings())
+    typer.echo(json.dumps(report, default=str, indent=2) if as_json else analysis.render_text(report))
+
+
+@rules_app.command("show")
+def rules_show() -> None:
+    """The rule set in force and the drafts after it."""
+    import yaml
+
+    from trustdesk.routing import service as routing
+
+    with transaction(_factory()) as session:
+        for rule_set in routing.rule_sets(session):
+            since = f" since {rule_set.published_at:%Y-%m-%d %H:%M}" if rule_set.published_at else ""
+            typer.echo(f"# v{rule_set.version} {rule_set.status}{since}")
+            if rule_set.status != "retired":
+                typer.echo(yaml.safe_dump(rule_set.rules, sort_keys=False, allow_unicode=True))
+
+
+@rules_app.command("draft")
+def rules_draft(
+    file: Annotated[Path, typer.Argument(help="YAML or JSON list of rules", dir_okay=False)],
+    note: Annotated[str | None, typer.Option(help="What changed and why")] = None,
+) -> None:
+    """Save FILE as a new draft version of the whole rule set (checked; nothing routes by it yet)."""
+    import yaml
+
+    from trustdesk.core.errors import DomainError
+    from trustdesk.routing import service as routing
+
+    if not file.is_file():
+        raise typer.BadParameter(f"{file}: no such file", param_hint="FILE")
+    try:
+        raw = yaml.safe_load(file.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        raise typer.BadParameter(f"{file}: not YAML or JSON: {exc}", param_hint="FILE") from exc
+    try:
+        with transaction(_factory()) as session:
+            rule_set = routing.save_draft(session, raw, author=_cli_actor(session), now=SystemClock().now(),
+                                          note=note)
+            typer.echo(f"draft v{rule_set.version}: {len(rule_set.rules)} rules")
+    except DomainError as exc:
+        raise typer.BadParameter(f"{exc.field}: {exc.detail}" if exc.field else exc.detail, param_hint="FILE") from exc
+
+
+@rules_app.command("simulate")
+def rules_simulate(
+    version: int,
+    days: Annotated[int, typer.Option(help="Replay the cases of the last N days", min=1, max=90)] = 14,
+) -> None:
+    """What draft VERSION would change over the last N days of cases, against the set in force."""
+    from trustdesk.core.errors import DomainError
+    from trustdesk.routing import service as routing
+    from trustdesk.routing import simulation
+
+    try:
+        with transaction(_factory()) as session:
+            result = simulation.simulate(session, routing.rule_set_by_version(session, version), days=days,
+                                         now=SystemClock().now(), settings=get_settings())
+    except DomainError as exc:
+        raise _domain_error(exc, "version") from exc
+    typer.echo(json.dumps(result, default=str, indent=2))
+
+
+@rules_app.command("publish")
+def rules_publish(version: int) -> None:
+    """Route with draft VERSION from now on."""
+    from trustdesk.core.errors import DomainError
+    from trustdesk.routing import service as routing
+
+    try:
+        with transaction(_factory()) as session:
+            rule_set = routing.publish(session, routing.rule_set_by_version(session, version),
+                                       publisher=_cli_actor(session), now=SystemClock().now())
+            typer.echo(f"rule set v{rule_set.version} is published")
+    except DomainError as exc:
+        raise _domain_error(exc, "version") from exc
+
+
+def _cli_actor(session: Session) -> Actor:
+    """Changes from the shell are the operator's, recorded without a user (the shell has none)."""
+    return Actor(user_id=0, role=Role.ADMIN, display_name="trustdesk CLI")
+
+
+if __name__ == "__main__":
+    app()

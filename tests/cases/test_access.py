@@ -251,6 +251,8 @@ def _bodies(world: World, case_id: int, other_case_id: int) -> dict[tuple[str, s
         ("POST", "/catalogue/versions/{version_id}/approve"): {},
         ("POST", "/catalogue/versions/{version_id}/reject"): {"note": "no"},
         ("POST", "/catalogue/{entry_id}/retire"): {},
+        ("POST", "/routing/rules"): {"rules": []},
+        ("POST", "/routing/models"): {"embeddings": False},
     }
 
 
@@ -260,7 +262,8 @@ def test_every_route_refuses_the_anonymous_and_roles_without_its_permission(
     other_case_id = customer_case(client, world, subject="Second")["id"]
     path_values = {"case_id": case_id, "queue_id": world.queue_a.id, "market_id": world.us.id,
                    "team_id": world.t1_a.id, "agent_id": world.agents["agent_t1"].id, "token_id": 1,
-                   "user_id": world.users["buyer"].id, "key": "orders", "entry_id": 1, "version_id": 1}
+                   "user_id": world.users["buyer"].id, "key": "orders", "entry_id": 1, "version_id": 1,
+                   "version": 1, "notification_id": 1}
     bodies = _bodies(world, case_id, other_case_id)
     who_is = {name: Role(user.role) for name, user in world.users.items()}
     before = _dump(db)

@@ -147,8 +147,9 @@ def test_intake_into_an_explicit_queue_is_routed_explicitly(client: TestClient, 
     assert created["tags"] == ["vip", "refund"]
     assert created["custom_fields"] == {"order_id": "A-1", "amount": 12.5}
     routed = next(e for e in events_of(db, created["id"]) if e.type == "case.routed")
-    assert routed.data == {"source": "explicit", "queue_id": world.queue_t2.id, "team_id": world.t2.id,
-                           "topic": "refunds"}
+    assert {k: routed.data[k] for k in ("source", "queue_id", "team_id", "topic", "topic_source", "rules")} == {
+        "source": "explicit", "queue_id": world.queue_t2.id, "team_id": world.t2.id, "topic": "refunds",
+        "topic_source": "given", "rules": []}
 
 
 @pytest.mark.parametrize("who", ["agent_t1", "agent_t2", "reviewer", "qa", "oncall_sme"])

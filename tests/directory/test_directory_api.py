@@ -42,7 +42,7 @@ def test_admin_creates_a_market(client: TestClient, world: World, db: Session) -
     created = response.json()
     assert created == {"id": created["id"], "code": "FR", "name": "France", "time_zone": "Europe/Paris",
                        "languages": ["fr", "en"], "default_language": "fr", "currency": "EUR", "region": None,
-                       "is_active": True}
+                       "routing_threshold": None, "is_active": True}
     market = db.get(Market, created["id"])
     assert market is not None and market.code == "FR"
     listed = client.get("/api/v1/markets", headers=world.auth("agent_t1")).json()
@@ -65,6 +65,8 @@ def test_admin_creates_a_market(client: TestClient, world: World, db: Session) -
     ({"code": "fr fr"}, "code"),
     ({"region": "eu"}, "region"),
     ({"region": "US"}, "region"),  # a market's code cannot name a region
+    ({"routing_threshold": 1.5}, "routing_threshold"),
+    ({"routing_threshold": "sure"}, "routing_threshold"),
 ])
 def test_invalid_markets_are_refused(client: TestClient, world: World, db: Session, change: dict[str, Any],
                                      field: str) -> None:

@@ -40,6 +40,7 @@ from trustdesk.core.permissions import Perm, Role
 from trustdesk.core.settings import Settings
 from trustdesk.directory import service as directory
 from trustdesk.directory.models import Agent, Market, Queue
+from trustdesk.routing import service as routing
 from trustdesk.text.language import detect_language
 
 # Which status may follow which. Anything else is refused with a problem naming both.
@@ -172,25 +173,25 @@ def open_case(session: Session, new: NewCase, *, actor: EventActor, settings: Se
     else:
         detection = detect_language(f"{subject}\n{body}", market.languages, market.default_language)
         language = detection.language
-    queue, route_source = new.queue, "explicit"
-    if queue is None:
-        queue = directory.intake_queue_for(session, market_id=market.id, channel=new.channel.value,
-                                           party_kind=new.party.kind)
-        route_source = "intake_default"
-    if queue is None:
-        raise Invalid(f"no queue takes {new.channel.value} cases from {new.party.kind}s in {market.code}; "
-                      "add a triage queue for the market", field="market")
-    if not queue.is_active:
-        raise Invalid(f"queue {queue.key} is not active", field="queue_id")
-    if queue.market_id is not None and queue.market_id != market.id:
-        raise Invalid(f"queue {queue.key} serves another market", field="queue_id")
+    if new.queue is not None:
+        if not new.queue.is_active:
+            raise Invalid(f"queue {new.queue.key} is not active", field="queue_id")
+        if new.queue.market_id is not None and new.queue.market_id != market.id:
+            raise Invalid(f"queue {new.queue.key} serves another market", field="queue_id")
     _check_attachments(new.attachments, existing=0, settings=settings)
+    routed = routing.route(session, routing.Arrival(
+        channel=new.channel.value, market=market, party_kind=new.party.kind, language=language, subject=subject,
+        body=body, topic=new.topic, priority=new.priority.value, tags=list(new.tags),
+        custom_fields=dict(new.custom_fields or {}),
+    ), settings=settings, now=now, explicit_queue=new.queue)
+    queue = routed.queue
+    assert queue is not None
 
     case = Case(
         channel=new.channel.value, market_id=market.id, language=language, party_id=new.party.id,
-        subject=subject, topic=new.topic, request_type_id=new.request_type.id if new.request_type else None,
-        team_id=queue.team_id, queue_id=queue.id, assignee_id=None, priority=new.priority.value,
-        status=Status.NEW.value, tags=list(new.tags), custom_fields=dict(new.custom_fields or {}),
+        subject=subject, topic=routed.topic, request_type_id=new.request_type.id if new.request_type else None,
+        team_id=queue.team_id, queue_id=queue.id, assignee_id=None, priority=routed.priority,
+        status=Status.NEW.value, tags=routed.tags, custom_fields=dict(new.custom_fields or {}),
         created_at=now, updated_at=now, last_customer_message_at=now,
     )
     session.add(case)
@@ -207,9 +208,7 @@ def open_case(session: Session, new: NewCase, *, actor: EventActor, settings: Se
         "language_confidence": detection.confidence if detection else None,
         "request_type": new.request_type.key if new.request_type else None,
     })
-    record_case_event(session, case.id, "case.routed", actor, now, {
-        "source": route_source, "queue_id": queue.id, "team_id": queue.team_id, "topic": case.topic,
-    })
+    routing.record(session, case.id, routed, actor=actor, now=now)
     _message_added(session, case, message, actor=actor, now=now)
     attachments = _store_attachments(session, case, message, new.attachments, actor=actor, now=now)
     if queue.auto_assign:

@@ -4,8 +4,10 @@ from trustdesk.cases import models as _cases  # noqa: F401
 from trustdesk.core import events as _events  # noqa: F401
 from trustdesk.core import idempotency as _idempotency  # noqa: F401
 from trustdesk.core import identity as _identity  # noqa: F401
+from trustdesk.core import notifications as _notifications  # noqa: F401
 from trustdesk.core import outbox as _outbox  # noqa: F401
 from trustdesk.core.db import Base
 from trustdesk.directory import models as _directory  # noqa: F401
+from trustdesk.routing import models as _routing  # noqa: F401
 
 metadata = Base.metadata

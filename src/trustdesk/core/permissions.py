@@ -55,6 +55,8 @@ class Perm(StrEnum):
     CATALOGUE_READ = "catalogue.read"  # topics and who owns them (in-house staff)
     CATALOGUE_EDIT = "catalogue.edit"  # propose catalogue changes, edit and import topics
     CATALOGUE_APPROVE = "catalogue.approve"  # approve or reject someone else's proposal
+    ROUTING_READ = "routing.read"  # routing decisions, rules, models and the misroute report
+    ROUTING_ADMIN = "routing.admin"  # draft, simulate and publish rules; train, activate and roll back models
     USERS_ADMIN = "users.admin"
     # every signed-in user
     SELF = "self"
@@ -65,7 +67,7 @@ _AGENT = {
     Perm.SELF, Perm.CASE_READ, Perm.CASE_REPLY, Perm.CASE_NOTE, Perm.CASE_UPDATE, Perm.CASE_STATUS,
     Perm.CASE_REROUTE, Perm.QUEUE_READ, Perm.QUEUE_CLAIM, Perm.AGENT_PRESENCE, Perm.DIRECTORY_READ,
 }
-_SENIOR_AGENT = _AGENT | {Perm.CASE_LINK, Perm.CASE_ASSIGN, Perm.CATALOGUE_READ}
+_SENIOR_AGENT = _AGENT | {Perm.CASE_LINK, Perm.CASE_ASSIGN, Perm.CATALOGUE_READ, Perm.ROUTING_READ}
 
 ROLE_PERMISSIONS: dict[Role, frozenset[Perm]] = {
     Role.BUYER: frozenset(_CUSTOMER),
@@ -77,9 +79,10 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Perm]] = {
     Role.AGENT_T2: frozenset(_SENIOR_AGENT),
     Role.ONCALL_SME: frozenset(_SENIOR_AGENT),
     Role.REVIEWER: frozenset((_AGENT - {Perm.CASE_REROUTE}) | {Perm.CATALOGUE_READ}),
-    Role.QA: frozenset({Perm.SELF, Perm.CASE_READ, Perm.QUEUE_READ, Perm.DIRECTORY_READ, Perm.CATALOGUE_READ}),
+    Role.QA: frozenset({Perm.SELF, Perm.CASE_READ, Perm.QUEUE_READ, Perm.DIRECTORY_READ, Perm.CATALOGUE_READ,
+                        Perm.ROUTING_READ}),
     Role.LEAD: frozenset(_SENIOR_AGENT | {Perm.CASE_INTAKE, Perm.INTERNAL_REQUEST, Perm.CATALOGUE_EDIT,
-                                          Perm.CATALOGUE_APPROVE}),
+                                          Perm.CATALOGUE_APPROVE, Perm.ROUTING_ADMIN}),
     Role.ADMIN: frozenset(Perm),
 }
 

@@ -38,6 +38,13 @@ class Settings(BaseSettings):
     outbox_poll_seconds: float = 1.0
     outbox_max_attempts: int = 10
 
+    routing_training_days: int = Field(default=180, description="History the topic classifier learns from.")
+    routing_min_examples: int = Field(default=5, description="Topics with fewer closed cases are not learnt.")
+    routing_retrain_hours: float = Field(default=168.0, description="The retrain job trains a new model this often; "
+                                                                    "0 turns it off.")
+    routing_auto_activate: bool = Field(default=True, description="The retrain job activates a new model when it "
+                                                                  "is at least as accurate as the active one.")
+
     def resolved_database_url(self) -> str:
         if self.database_url:
             return self.database_url

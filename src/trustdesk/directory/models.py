@@ -39,6 +39,8 @@ class Market(Base):
     currency: Mapped[str] = mapped_column(String(3))
     # A group of markets the service catalogue can name at once (e.g. EU, SEA); optional.
     region: Mapped[str | None] = mapped_column(String(16))
+    # The classifier confidence below which a case goes to triage here; None means the model's own.
+    routing_threshold: Mapped[float | None]
     is_active: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[datetime]
 

@@ -171,6 +171,7 @@ def _market_values(form: FormData) -> dict[str, Any]:
         "default_language": form_text(form, "default_language", max_chars=20).strip(),
         "currency": form_text(form, "currency", max_chars=10).strip().upper(),
         "region": form_text(form, "region", max_chars=20).strip().upper() or None,
+        "routing_threshold": form_text(form, "routing_threshold", max_chars=20).strip() or None,
         "is_active": _checked(form, "is_active"),
     }
 
@@ -191,7 +192,8 @@ def edit_market_form(request: Request, market_id: RowId, session: SessionDep, ac
     market = service.market_by_id(session, market_id)
     values = {"code": market.code, "name": market.name, "time_zone": market.time_zone, "languages": market.languages,
               "default_language": market.default_language, "currency": market.currency,
-              "region": market.region or "", "is_active": market.is_active}
+              "region": market.region or "", "routing_threshold": market.routing_threshold,
+              "is_active": market.is_active}
     return _edit_page(request, session, actor, "markets", _market_page(market), values, {})
 
 

@@ -29,6 +29,9 @@ class MarketIn(StrictIn):
     default_language: str = Field(pattern=_LANG)
     currency: str = Field(pattern=r"^[A-Z]{3}$")
     region: str | None = Field(default=None, pattern=_REGION)
+    routing_threshold: float | None = Field(
+        default=None, ge=0.0, le=1.0,
+        description="Classifier confidence below which cases go to triage; empty means the model's own")
     is_active: bool = True
 
     @field_validator("time_zone")
@@ -48,6 +51,7 @@ class MarketOut(Out):
     default_language: str
     currency: str
     region: str | None
+    routing_threshold: float | None
     is_active: bool
 
 

@@ -222,6 +222,26 @@ def intake_queue_for(session: Session, *, market_id: int, channel: str, party_ki
     return None
 
 
+def triage_queue_for(session: Session, *, market_id: int) -> Queue | None:
+    """The market's own active triage queue, else a triage queue serving every market."""
+    triage = [q for q in repository.intake_candidates(session, market_id) if q.is_triage]
+    triage.sort(key=lambda q: (q.market_id is None, q.intake_order, q.id))
+    return triage[0] if triage else None
+
+
+def queue_for_team(session: Session, *, team_id: int, market_id: int, channel: str, party_kind: str) -> Queue | None:
+    """Where a case owned by ``team_id`` waits in ``market_id``: the team's active queue for the market
+    (one serving every market if it has none), preferring one whose intake takes the channel and party."""
+    queues = [q for q in repository.intake_candidates(session, market_id) if q.team_id == team_id and not q.is_triage]
+
+    def rank(queue: Queue) -> tuple[bool, bool, int, int]:
+        fits = ((not queue.intake_channels or channel in queue.intake_channels)
+                and (not queue.intake_party_kinds or party_kind in queue.intake_party_kinds))
+        return (queue.market_id is None, not fits, queue.intake_order, queue.id)
+
+    return min(queues, key=rank) if queues else None
+
+
 # ---------------------------------------------------------------- agents
 
 

@@ -1,0 +1,18 @@
+"""Routing rows as API shapes (names resolved in one query each)."""
+
+from __future__ import annotations
+
+from sqlalchemy.orm import Session
+
+from trustdesk.directory import service as directory
+from trustdesk.routing.models import RoutingDecision
+from trustdesk.routing.schemas import DecisionOut
+
+
+def decision_out(session: Session, decision: RoutingDecision) -> DecisionOut:
+    out = DecisionOut.model_validate(decision)
+    queue = directory.queue_by_id(session, decision.queue_id)
+    out.queue_key = queue.key
+    if decision.team_id is not None:
+        out.team_key = directory.team_by_id(session, decision.team_id).key
+    return out
