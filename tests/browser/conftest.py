@@ -18,6 +18,7 @@ from typing import Any
 import httpx
 import pytest
 import uvicorn
+from sqlalchemy.orm import Session, sessionmaker
 
 from tests.conftest import START
 from tests.factories.world import World, build_world
@@ -44,6 +45,7 @@ def _require_browser() -> None:
 class LiveServer:
     url: str
     world: World
+    factory: sessionmaker[Session]  # the server's database, for tests that seed data behind the UI
 
 
 def _free_port() -> int:
@@ -76,7 +78,7 @@ def live_server(tmp_path: Path) -> Iterator[LiveServer]:
             time.sleep(0.1)
     else:
         pytest.fail("the live server did not start")
-    yield LiveServer(url=url, world=world)
+    yield LiveServer(url=url, world=world, factory=factory)
     server.should_exit = True
     thread.join(timeout=10)
     engine.dispose()

@@ -13,6 +13,7 @@ from tests.factories.api import assert_problem, events_of, intake_case
 from tests.factories.directory import make_queue
 from tests.factories.routing import catalogue_entry, import_topics, seed_history, train
 from tests.factories.world import World
+from tests.web.test_pages_auth import sign_in
 from trustdesk.core.clock import FrozenClock
 from trustdesk.core.notifications import Notification
 from trustdesk.directory.models import Queue
@@ -167,3 +168,45 @@ def test_routing_pages_and_api_deny_who_may_not(client: TestClient, routed_world
     # A vendor B agent cannot read a case of vendor A's queue, so not its routing either.
     assert_problem(client.get(f"/api/v1/cases/{created['id']}/routing", headers=world.auth("agent_t1_b")), 404)
     assert_problem(client.get(f"/api/v1/cases/{created['id']}/routing", headers=world.auth("buyer")), 403)
+
+
+def test_the_case_page_says_why_and_triage_routes_by_a_suggestion(client: TestClient, routed_world: World,
+                                                                   triage: Queue, db: Session) -> None:
+    world = routed_world
+    routed = intake_case(client, world, **CARD)
+    vague = intake_case(client, world, **VAGUE, external_id="cust-2")
+    csrf = sign_in(client, "lead")
+    page = client.get(f"/console/cases/{routed['id']}")
+    assert page.status_code == 200
+    assert "Why it went here" in page.text and "payments.double_charge" in page.text
+    assert "model v1 read the topic as payments.double_charge" in page.text
+    assert "route-as" not in page.text  # only triage offers routing by a suggestion
+
+    page = client.get(f"/console/cases/{vague['id']}")
+    assert "Suggested topics" in page.text and "low confidence" in page.text
+    assert 'aria-label="Route as payments.double_charge to t2-orders"' in page.text
+    moved = client.post(f"/console/cases/{vague['id']}/route-as", data={"csrf_token": csrf,
+                                                                        "topic": "payments.double_charge"},
+                        follow_redirects=False)
+    assert moved.status_code == 303, moved.text
+    case = client.get(f"/api/v1/cases/{vague['id']}", headers=world.auth("lead")).json()
+    assert (case["queue_id"], case["topic"]) == (world.queue_t2.id, "payments.double_charge")
+    rerouted = [e for e in events_of(db, vague["id"]) if e.type == "case.rerouted"]
+    assert rerouted[-1].data["reason"] == "triaged"
+    # A topic nobody owns is refused on the page, naming the field.
+    assert client.put("/api/v1/topics/misc", headers=world.auth("lead"),
+                      json={"key": "misc", "names": {"en": "Misc"}}).status_code == 200
+    other = intake_case(client, world, **VAGUE, external_id="cust-3")
+    refused = client.post(f"/console/cases/{other['id']}/route-as", data={"csrf_token": csrf, "topic": "misc"})
+    assert refused.status_code == 422 and "Nobody to send it to" in refused.text
+
+
+def test_triage_routes_are_not_misroutes(client: TestClient, routed_world: World, triage: Queue, db: Session,
+                                         clock: FrozenClock) -> None:
+    world = routed_world
+    vague = intake_case(client, world, **VAGUE)
+    csrf = sign_in(client, "lead")
+    client.post(f"/console/cases/{vague['id']}/route-as", data={"csrf_token": csrf, "topic": "account.login"})
+    clock.advance(minutes=1)
+    summary = client.get("/api/v1/routing/report?days=1", headers=world.auth("qa")).json()["summary"]
+    assert (summary["cases"], summary["triaged"], summary["routed"], summary["misrouted"]) == (1, 1, 0, 0)

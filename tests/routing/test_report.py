@@ -15,7 +15,8 @@ Eight US cases over eight days, all routed by the catalogue (orders -> T1 vendor
 t1-a's baseline (median wait to first assignment of the cases it owned throughout, C1 and C2) is 2 h, so
 time lost = time to final team - 2 h. Misroute rate 5/8; hops 6/8; median time to final team
 4 h; 10 h lost in all, median 2 h. The top cause is the orders entry (4 cases, 10 h); giving
-orders in the US to t2 would fix 4 cases and break 3 (C1, C2, C4).
+orders in the US to t2 would fix 4 cases and break 3 (C1, C2, C4). The ``history`` fixture that seeds
+it is in tests/routing/conftest.py (the console page tests use it too).
 """
 
 from __future__ import annotations
@@ -23,69 +24,14 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
 from tests.factories.api import assert_problem
-from tests.factories.cases import make_party
-from tests.factories.routing import catalogue_entry, import_topics
 from tests.factories.world import World
-from trustdesk.cases import service as cases
-from trustdesk.cases.models import Channel, RerouteReason
 from trustdesk.core.clock import FrozenClock
-from trustdesk.core.events import SYSTEM
-from trustdesk.core.identity import Actor
-from trustdesk.core.permissions import Role
 from trustdesk.core.settings import Settings
 from trustdesk.routing import analysis
-
-H = timedelta(hours=1)
-
-
-@pytest.fixture
-def history(client: TestClient, world: World, db: Session, clock: FrozenClock) -> dict[str, Any]:
-    import_topics(client, world)
-    today = clock.now()
-    clock.set(today - timedelta(days=30))  # the entries were in force long before the cases came
-    orders = catalogue_entry(client, world, topic="orders", market_scope="US", team_id=world.t1_a.id, tier="t1")
-    payments = catalogue_entry(client, world, topic="payments", market_scope="US", team_id=world.t2.id, tier="t2")
-    clock.set(today)
-    lead = Actor(user_id=world.users["lead"].id, role=Role.LEAD, display_name="Lead", agent_id=world.agents["lead"].id)
-    settings = Settings(database_url="sqlite://", secret_key="x" * 40)
-    party = make_party(db, world.us, now=clock.now(), external_id="report")
-    start = clock.now() - timedelta(days=9)
-    refs: dict[str, str] = {}
-
-    def open_(name: str, day: int, topic: str) -> Any:
-        case = cases.open_case(db, cases.NewCase(channel=Channel.API, market=world.us, party=party, subject=name,
-                                                 body=f"{name} body", language="en", topic=topic),
-                               actor=SYSTEM, settings=settings, now=start + timedelta(days=day)).case
-        refs[name] = case.reference
-        return case
-
-    def reroute(case: Any, hours: float, queue: Any, reason: RerouteReason) -> None:
-        cases.reroute_case(db, case, to_queue=queue, reason=reason, actor=lead, settings=settings,
-                           now=case.created_at + hours * H)
-
-    def assign(case: Any, hours: float) -> None:
-        cases.assign_case(db, case, world.agents["agent_t1"], actor=SYSTEM, now=case.created_at + hours * H)
-
-    assign(open_("C1", 0, "orders.delivery.late"), 1)
-    assign(open_("C2", 1, "orders.delivery.late"), 3)
-    c3 = open_("C3", 2, "orders.delivery.late")
-    assign(c3, 1)
-    reroute(c3, 5, world.queue_t2, RerouteReason.NEEDS_SPECIALIST)
-    c4 = open_("C4", 3, "orders.delivery.late")
-    reroute(c4, 4, world.queue_t2, RerouteReason.WRONG_TIER)
-    reroute(c4, 6, world.queue_a, RerouteReason.WRONG_TIER)
-    c5 = open_("C5", 4, "payments.double_charge")
-    cases.update_case(db, c5, {"topic": "orders.delivery.late"}, actor=lead, now=c5.created_at + 2 * H)
-    reroute(open_("C6", 5, "orders.delivery.late"), 8, world.queue_t2, RerouteReason.NEEDS_SPECIALIST)
-    reroute(open_("C7", 6, "orders.delivery.late"), 2, world.queue_t2, RerouteReason.WRONG_TOPIC)
-    reroute(open_("C8", 7, "orders.delivery.late"), 3, world.queue_t2, RerouteReason.WRONG_TIER)
-    db.commit()
-    return {"refs": refs, "orders": orders, "payments": payments}
 
 
 def _report(client: TestClient, world: World) -> dict[str, Any]:

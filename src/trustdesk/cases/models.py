@@ -73,6 +73,7 @@ class RerouteReason(StrEnum):
     CATALOGUE_GAP = "catalogue_gap"
     CUSTOMER_REQUEST = "customer_request"
     CAPACITY = "capacity"
+    TRIAGED = "triaged"  # triage found the owner: routing asked a person, not a misroute
     OTHER = "other"
 
 

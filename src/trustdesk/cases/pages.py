@@ -9,6 +9,7 @@ person typed, inside a savepoint so nothing of it is kept.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query, Request
@@ -27,7 +28,8 @@ from trustdesk.core.permissions import Perm
 from trustdesk.directory import page_queries as directory_queries
 from trustdesk.directory import service as directory
 from trustdesk.directory import views as directory_views
-from trustdesk.web.deps import ClockDep, PageRequires, SessionDep, SettingsDep, optional_actor, public
+from trustdesk.routing import service as routing
+from trustdesk.web.deps import ClockDep, PageRequires, SessionDep, SettingsDep, optional_actor, public, state
 from trustdesk.web.pages import (
     FormDep,
     FormFailure,
@@ -80,7 +82,8 @@ REASON_LABELS = {
     RerouteReason.WRONG_LANGUAGE: "Wrong language", RerouteReason.WRONG_TIER: "Wrong tier",
     RerouteReason.NEEDS_SPECIALIST: "Needs a specialist", RerouteReason.OWNERSHIP_CHANGED: "Ownership changed",
     RerouteReason.CATALOGUE_GAP: "Gap in the service catalogue", RerouteReason.CUSTOMER_REQUEST: "Customer asked",
-    RerouteReason.CAPACITY: "Capacity (team overloaded)", RerouteReason.OTHER: "Other (explain in the note)",
+    RerouteReason.CAPACITY: "Capacity (team overloaded)", RerouteReason.TRIAGED: "Triaged (routed by a person)",
+    RerouteReason.OTHER: "Other (explain in the note)",
 }
 # "Submit as": the status a public reply leaves the case in.
 SUBMIT_AS = {"": None, "pending": Status.PENDING, "solved": Status.SOLVED}
@@ -287,8 +290,8 @@ def claim_next(request: Request, queue_id: RowId, session: SessionDep, clock: Cl
 # ---------------------------------------------------------------- console: a case
 
 
-def _case_context(session: Session, actor: Actor, case: Case, *, compose: str,
-                  failure: FormFailure | None) -> dict[str, Any]:
+def _case_context(session: Session, actor: Actor, case: Case, *, compose: str, failure: FormFailure | None,
+                  now: datetime) -> dict[str, Any]:
     market = directory.market_by_id(session, case.market_id)
     party = repository.parties_by_ids(session, {case.party_id})[case.party_id]
     team = directory.team_by_id(session, case.team_id) if case.team_id else None
@@ -306,6 +309,10 @@ def _case_context(session: Session, actor: Actor, case: Case, *, compose: str,
         targets = [(q.id, f"{t.name} · {q.name}") for q, t in directory_queries.reroute_targets(
             session, vendor_id=actor.vendor_id, market_id=case.market_id, exclude_queue_id=case.queue_id)]
     request_type = session.get(RequestType, case.request_type_id) if case.request_type_id else None
+    # Triage agents see where each suggested topic would go; the owners are looked up only there.
+    routed = routing.case_routing(session, case_id=case.id, market=market, channel=case.channel,
+                                  party_kind=party.kind, now=now,
+                                  with_owners=bool(queue and queue.is_triage) and actor.can(Perm.CASE_REROUTE))
     field_labels = {f["key"]: f.get("label", f["key"]) for f in request_type.fields} if request_type else {}
     return {
         "case": case, "market": market, "party": party, "team": team, "queue": queue,
@@ -322,13 +329,15 @@ def _case_context(session: Session, actor: Actor, case: Case, *, compose: str,
         "can_assign": actor.can(Perm.CASE_ASSIGN) or actor.can(Perm.CASE_REPLY),
         "is_mine": actor.agent_id is not None and case.assignee_id == actor.agent_id,
         "compose": compose if compose in ("reply", "note") else "reply", "failure": failure,
+        "routing": routed, "can_route_as": bool(queue and queue.is_triage) and actor.can(Perm.CASE_REROUTE)
+        and status not in (Status.SOLVED, Status.CLOSED),
     }
 
 
 def _render_case(request: Request, session: Session, actor: Actor, case: Case, *, compose: str = "reply",
                  failure: FormFailure | None = None) -> HTMLResponse:
     context = _case_context(session, actor, case, compose=failure.form if failure and failure.form in (
-        "reply", "note") else compose, failure=failure)
+        "reply", "note") else compose, failure=failure, now=state(request).clock.now())
     status_code = failure.status if failure else 200
     if htmx_target(request) == "case":
         context.update(fragment=True, notice=notice(request))
@@ -447,6 +456,23 @@ def reroute(request: Request, case_id: RowId, form: FormDep, session: SessionDep
         # Moved out of this agent's scope (e.g. a vendor's agent escalated to an in-house team).
         back = f"/console/queues/{previous_queue}" if previous_queue else "/console"
         return see_other(request, with_query(back, notice="rerouted_away", ref=case.reference), full_page=True)
+    return _back_to_case(request, case, "rerouted")
+
+
+@router.post("/console/cases/{case_id}/route-as")
+def route_as(request: Request, case_id: RowId, form: FormDep, session: SessionDep, clock: ClockDep,
+             settings: SettingsDep, actor: CaseRerouter) -> Response:
+    """Triage: take one of the suggested topics; the case goes to that topic's owner."""
+    case = case_for(session, actor, case_id, permission=Perm.CASE_REROUTE, for_update=True)
+    topic = form_text(form, "topic", max_chars=200).strip()
+    _done, error = attempt(session, lambda: service.route_as(session, case, topic, actor=actor, settings=settings,
+                                                             now=clock.now()))
+    if error is not None:
+        return _render_case(request, session, actor, case, failure=failure_from(error, "route_as", {"topic": topic}))
+    try:
+        case_for(session, actor, case.id, permission=Perm.CASE_READ)
+    except NotFound:
+        return see_other(request, with_query("/console", notice="rerouted_away", ref=case.reference), full_page=True)
     return _back_to_case(request, case, "rerouted")
 
 

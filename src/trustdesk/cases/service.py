@@ -444,6 +444,24 @@ def reroute_case(session: Session, case: Case, *, to_queue: Queue, reason: Rerou
     return case
 
 
+def route_as(session: Session, case: Case, topic: str, *, actor: Actor, settings: Settings, now: datetime) -> Case:
+    """Triage's answer: set the topic and move the case to the queue of the topic's owner."""
+    if Status(case.status) in (Status.SOLVED, Status.CLOSED):
+        raise Conflict(f"a {case.status} case cannot be rerouted", field="status")
+    market = directory.market_by_id(session, case.market_id)
+    party = session.get(Party, case.party_id)
+    assert party is not None
+    queue, why = routing.owner_queue(session, topic=topic, market=market, channel=case.channel,
+                                     party_kind=party.kind, now=now)
+    if queue is None:
+        raise Invalid(f"nobody to send it to: {why}", field="topic")
+    update_case(session, case, {"topic": topic}, actor=actor, now=now)
+    if queue.id != case.queue_id:
+        reroute_case(session, case, to_queue=queue, reason=RerouteReason.TRIAGED, actor=actor, settings=settings,
+                     now=now, note=None)
+    return case
+
+
 def link_cases(session: Session, case: Case, other: Case, kind: LinkKind, *, actor: Actor, now: datetime) -> CaseLink:
     if case.id == other.id:
         raise Invalid("a case cannot be linked to itself", field="case_id")

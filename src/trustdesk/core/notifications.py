@@ -58,9 +58,14 @@ def notify(session: Session, user_ids: Iterable[int], *, kind: str, title: str, 
 
 
 def holders_of(session: Session, perm: Perm) -> list[int]:
-    """Active users whose role grants ``perm`` (e.g. who owns the service catalogue)."""
+    """Active in-house users whose role grants ``perm`` (e.g. who owns the service catalogue); a
+    vendor's staff are never told about the platform's own configuration."""
+    from trustdesk.directory.models import Agent  # core must not import the directory at module load
+
     roles = [role.value for role in Role if perm in ROLE_PERMISSIONS[role] and role is not Role.ADMIN]
-    ids = list(session.scalars(select(User.id).where(User.role.in_(roles), User.is_active.is_(True))))
+    vendor_staff = select(Agent.user_id).where(Agent.vendor_id.is_not(None))
+    ids = list(session.scalars(select(User.id).where(User.role.in_(roles), User.is_active.is_(True),
+                                                     User.id.not_in(vendor_staff))))
     if not ids:  # nobody but administrators: they are told instead
         ids = list(session.scalars(select(User.id).where(User.role == Role.ADMIN.value, User.is_active.is_(True))))
     return ids

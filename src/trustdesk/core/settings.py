@@ -40,6 +40,7 @@ class Settings(BaseSettings):
 
     routing_training_days: int = Field(default=180, description="History the topic classifier learns from.")
     routing_min_examples: int = Field(default=5, description="Topics with fewer closed cases are not learnt.")
+    routing_max_per_topic: int = Field(default=2000, description="Each topic's newest closed cases learnt, at most.")
     routing_retrain_hours: float = Field(default=168.0, description="The retrain job trains a new model this often; "
                                                                     "0 turns it off.")
     routing_auto_activate: bool = Field(default=True, description="The retrain job activates a new model when it "

@@ -27,6 +27,7 @@ from typing import Any
 from sqlalchemy import Integer, event, text
 from sqlalchemy.orm import Session, object_mapper
 
+from trustdesk.core.notifications import Notification
 from trustdesk.core.outbox import OutboxMessage
 
 # Ids reserved per nextval round trip on PostgreSQL; reserved ids a batch does not use are lost
@@ -79,7 +80,7 @@ class HistorySession(Session):
     def _give_ids(self) -> None:
         fresh, self._fresh = self._fresh, []
         for obj in fresh:
-            if isinstance(obj, OutboxMessage) or obj not in self:
+            if isinstance(obj, OutboxMessage | Notification) or obj not in self:
                 continue  # never written (see writer.history_without_side_effects); needs no id
             columns = object_mapper(obj).primary_key
             if len(columns) != 1 or not isinstance(columns[0].type, Integer):

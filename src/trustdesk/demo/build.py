@@ -40,6 +40,7 @@ from trustdesk.demo.bitext import find_data_dir, load_utterances
 from trustdesk.demo.catalog import DEMO_PASSWORD, LOGINS, MARKETPLACE, LoginRow
 from trustdesk.demo.people import CustomerSpec, customers
 from trustdesk.demo.planner import STAFF_BY_KEY, CasePlan, Override, Planner
+from trustdesk.demo.routing import ensure_model, ensure_routing
 from trustdesk.demo.structure import (
     build_now_from,
     demo_case_count,
@@ -52,23 +53,24 @@ from trustdesk.demo.structure import (
 from trustdesk.demo.timeline import Slot, build_slots
 from trustdesk.demo.writer import CaseWriter, history_without_side_effects
 from trustdesk.directory.models import Agent, Market, Presence, Queue, Team, Vendor
+from trustdesk.routing import service as routing
 
 BATCH = 500  # slots per transaction: memory stays flat and progress shows
 
 # Where the logins' own cases fall on the timeline (fraction of all slots), so that each has old
 # closed cases and recent live ones: (fraction, kind, topic).
 LOGIN_CASES: dict[str, tuple[tuple[float, str, str | None], ...]] = {
-    "demo-login-buyer": ((0.12, "buyer", "order/track_order"), (0.34, "buyer", "refund/get_refund"),
-                         (0.58, "buyer", "payment/payment_issue"), (0.8, "buyer", "delivery/delivery_period"),
-                         (0.93, "buyer", "order/change_order"), (0.985, "buyer", "refund/track_refund"),
-                         (0.997, "buyer", "order/track_order")),
-    "demo-login-seller": ((0.2, "seller", "seller/fee_question"), (0.5, "seller", "seller/payouts_delayed"),
-                          (0.75, "appeal", "appeal/listing_removed"), (0.9, "seller", "seller/listing_removed"),
-                          (0.99, "seller", "seller/payouts_delayed")),
-    "demo-login-creator": ((0.3, "creator", "creator/commissions_missing"),
-                           (0.7, "creator", "creator/content_restricted"), (0.96, "appeal", "appeal/content_removed"),
-                           (0.995, "creator", "creator/payout_tax_form")),
-    "demo-login-shop.staff": ((0.45, "seller", "seller/stock_sync"), (0.97, "seller", "seller/shipping_label")),
+    "demo-login-buyer": ((0.12, "buyer", "order.track_order"), (0.34, "buyer", "refund.get_refund"),
+                         (0.58, "buyer", "payment.payment_issue"), (0.8, "buyer", "delivery.delivery_period"),
+                         (0.93, "buyer", "order.change_order"), (0.985, "buyer", "refund.track_refund"),
+                         (0.997, "buyer", "order.track_order")),
+    "demo-login-seller": ((0.2, "seller", "seller.fee_question"), (0.5, "seller", "seller.payouts_delayed"),
+                          (0.75, "appeal", "appeal.listing_removed"), (0.9, "seller", "seller.listing_removed"),
+                          (0.99, "seller", "seller.payouts_delayed")),
+    "demo-login-creator": ((0.3, "creator", "creator.commissions_missing"),
+                           (0.7, "creator", "creator.content_restricted"), (0.96, "appeal", "appeal.content_removed"),
+                           (0.995, "creator", "creator.payout_tax_form")),
+    "demo-login-shop.staff": ((0.45, "seller", "seller.stock_sync"), (0.97, "seller", "seller.shipping_label")),
     "requester": ((0.25, "internal", None), (0.6, "internal", None), (0.9, "internal", None),
                   (0.985, "internal", None), (0.998, "internal", None)),
 }
@@ -161,6 +163,7 @@ def build_demo(factory: sessionmaker[Session], clock: Clock, *, seed: int = 7, c
     with transaction(factory) as session:
         created = ensure_structure(session, now=now, password_hash=identity.hash_password(DEMO_PASSWORD))
         created += ensure_customers(session, pools.values(), now=now)
+        created += ensure_routing(session, now=now)
         done = demo_case_count(session)
         loads = case_repository.agent_loads(session, list(session.scalars(select(Agent.id))))
     if created:
@@ -187,6 +190,8 @@ def build_demo(factory: sessionmaker[Session], clock: Clock, *, seed: int = 7, c
             directory = load_directory(session)
             parties = parties_by_key(session, _party_keys(plans))
             session.expect("cases", sum(len(group) for group in plans))
+            # The batch changes no rules, model or catalogue: route its cases from one read of them.
+            routing.start_bulk(session, settings=settings)
             with session.deferred(), history_without_side_effects(session):
                 writer = CaseWriter(session, directory, parties, settings=settings, now=now, loads=loads)
                 for group in plans:
@@ -195,7 +200,11 @@ def build_demo(factory: sessionmaker[Session], clock: Clock, *, seed: int = 7, c
         say(f"cases {boundaries[min(len(slots), batch_start + BATCH)]:,}/{boundaries[-1]:,}")
 
     with transaction(factory) as session:
-        summary = summarize(session, seed=seed, now=now, changed=bool(created or written),
+        trained = ensure_model(session, settings=settings, now=now)
+    if trained:
+        say(trained)
+    with transaction(factory) as session:
+        summary = summarize(session, seed=seed, now=now, changed=bool(created or written or trained),
                             seconds=time.perf_counter() - started, note=note)
     return summary
 

@@ -129,30 +129,30 @@ BUYER_CHANNELS = ((Channel.IN_APP_CHAT, 0.36), (Channel.WEB_FORM, 0.38), (Channe
 SELLER_CHANNELS = ((Channel.WEB_FORM, 0.55), (Channel.IN_APP_CHAT, 0.2), (Channel.EMAIL, 0.25))
 # (probability, target queue, reason) of a Tier 1 case being rerouted, by topic.
 REROUTES: dict[str, tuple[float, str, RerouteReason]] = {
-    "payment/payment_issue": (0.22, "t2-payments", RerouteReason.NEEDS_SPECIALIST),
-    "refund/get_refund": (0.11, "t2-payments", RerouteReason.WRONG_TIER),
-    "refund/track_refund": (0.1, "t2-payments", RerouteReason.NEEDS_SPECIALIST),
-    "order/cancel_order": (0.06, "t2-orders", RerouteReason.NEEDS_SPECIALIST),
-    "order/change_order": (0.05, "t2-orders", RerouteReason.NEEDS_SPECIALIST),
-    "order/track_order": (0.06, "t2-orders", RerouteReason.NEEDS_SPECIALIST),
-    "delivery/delivery_period": (0.05, "t2-orders", RerouteReason.NEEDS_SPECIALIST),
-    "feedback/complaint": (0.16, "t2-orders", RerouteReason.CUSTOMER_REQUEST),
-    "seller/payouts_delayed": (0.28, "t2-sellers", RerouteReason.NEEDS_SPECIALIST),
-    "seller/listing_removed": (0.36, "appeals", RerouteReason.WRONG_TOPIC),
-    "seller/account_verification": (0.16, "t2-sellers", RerouteReason.NEEDS_SPECIALIST),
-    "seller/fee_question": (0.1, "t2-sellers", RerouteReason.WRONG_TIER),
-    "seller/buyer_dispute": (0.24, "t2-orders", RerouteReason.NEEDS_SPECIALIST),
-    "seller/shipping_label": (0.04, "t2-orders", RerouteReason.NEEDS_SPECIALIST),
-    "seller/stock_sync": (0.12, "t2-sellers", RerouteReason.NEEDS_SPECIALIST),
-    "creator/commissions_missing": (0.24, "t2-sellers", RerouteReason.NEEDS_SPECIALIST),
-    "creator/content_restricted": (0.32, "appeals", RerouteReason.WRONG_TOPIC),
-    "creator/payout_tax_form": (0.2, "t2-payments", RerouteReason.WRONG_TOPIC),
-    "creator/affiliate_links": (0.08, "t2-sellers", RerouteReason.NEEDS_SPECIALIST),
+    "payment.payment_issue": (0.22, "t2-payments", RerouteReason.NEEDS_SPECIALIST),
+    "refund.get_refund": (0.11, "t2-payments", RerouteReason.WRONG_TIER),
+    "refund.track_refund": (0.1, "t2-payments", RerouteReason.NEEDS_SPECIALIST),
+    "order.cancel_order": (0.06, "t2-orders", RerouteReason.NEEDS_SPECIALIST),
+    "order.change_order": (0.05, "t2-orders", RerouteReason.NEEDS_SPECIALIST),
+    "order.track_order": (0.06, "t2-orders", RerouteReason.NEEDS_SPECIALIST),
+    "delivery.delivery_period": (0.05, "t2-orders", RerouteReason.NEEDS_SPECIALIST),
+    "feedback.complaint": (0.16, "t2-orders", RerouteReason.CUSTOMER_REQUEST),
+    "seller.payouts_delayed": (0.28, "t2-sellers", RerouteReason.NEEDS_SPECIALIST),
+    "seller.listing_removed": (0.36, "appeals", RerouteReason.WRONG_TOPIC),
+    "seller.account_verification": (0.16, "t2-sellers", RerouteReason.NEEDS_SPECIALIST),
+    "seller.fee_question": (0.1, "t2-sellers", RerouteReason.WRONG_TIER),
+    "seller.buyer_dispute": (0.24, "t2-orders", RerouteReason.NEEDS_SPECIALIST),
+    "seller.shipping_label": (0.04, "t2-orders", RerouteReason.NEEDS_SPECIALIST),
+    "seller.stock_sync": (0.12, "t2-sellers", RerouteReason.NEEDS_SPECIALIST),
+    "creator.commissions_missing": (0.24, "t2-sellers", RerouteReason.NEEDS_SPECIALIST),
+    "creator.content_restricted": (0.32, "appeals", RerouteReason.WRONG_TOPIC),
+    "creator.payout_tax_form": (0.2, "t2-payments", RerouteReason.WRONG_TOPIC),
+    "creator.affiliate_links": (0.08, "t2-sellers", RerouteReason.NEEDS_SPECIALIST),
 }
 SPIKE_REROUTES = {
-    ("incident-payments-outage", "payment/payment_issue"): 0.6,
-    ("carrier-strike", "order/track_order"): 0.25,
-    ("carrier-strike", "delivery/delivery_period"): 0.25,
+    ("incident-payments-outage", "payment.payment_issue"): 0.6,
+    ("carrier-strike", "order.track_order"): 0.25,
+    ("carrier-strike", "delivery.delivery_period"): 0.25,
 }
 SPIKE_INTENTS = {
     "incident-payments-outage": (("payment_issue", 0.85), ("track_refund", 0.15)),
@@ -453,7 +453,7 @@ class Planner:
     def _buyer(self, slot: Slot, rng: random.Random, override: Override | None, has_duplicate: bool) -> list[CasePlan]:
         party = self.logins[override.party] if override is not None else self._party(rng, slot.market, PartyKind.BUYER)
         if override and override.topic:
-            intent = texts.BUYER_INTENT_BY_NAME[override.topic.split("/", 1)[1]]
+            intent = texts.BUYER_INTENT_BY_NAME[override.topic.split(".", 1)[1]]
         elif slot.spike:
             intent = texts.BUYER_INTENT_BY_NAME[_weighted(rng, SPIKE_INTENTS[slot.spike])]
         else:
@@ -561,7 +561,7 @@ class Planner:
             topic = rng.choices(topics, [t.weight for t in topics])[0]
         language = party.language
         channel: Channel = _weighted(rng, SELLER_CHANNELS)
-        priority = Priority.HIGH if topic.key in ("seller/payouts_delayed", "seller/listing_removed") and \
+        priority = Priority.HIGH if topic.key in ("seller.payouts_delayed", "seller.listing_removed") and \
             rng.random() < 0.25 else Priority.NORMAL
         plan = self._new_plan(slot, rng, channel=channel, party=party, kind=kind, language=language,
                               subject=topic.subject[language], body="", topic=topic.key, priority=priority)
@@ -569,7 +569,7 @@ class Planner:
         script = CaseScript(plan, rng)
         self._take(script, rng)  # the sellers queue pushes; seller e-mail waits in triage to be pulled
         chance, target, reason = REROUTES.get(topic.key, (0.0, "", RerouteReason.OTHER))
-        family = topic.key.split("/", 1)[0]
+        family = topic.key.split(".", 1)[0]
         if target and rng.random() < chance:
             self._escalate(script, rng, target, reason, texts.REROUTE_NOTES[topic.key],
                            handover=target != "appeals")
@@ -582,8 +582,8 @@ class Planner:
 
     @staticmethod
     def _appeal_text_for(topic: str) -> texts.AppealText:
-        key = {"seller/listing_removed": "appeal/listing_removed",
-               "creator/content_restricted": "appeal/content_removed"}.get(topic, "appeal/listing_removed")
+        key = {"seller.listing_removed": "appeal.listing_removed",
+               "creator.content_restricted": "appeal.content_removed"}.get(topic, "appeal.listing_removed")
         return texts.APPEAL_BY_KEY[key]
 
     # ---------------------------------------------------------------- appeals
@@ -591,7 +591,7 @@ class Planner:
     def _appeal(self, slot: Slot, rng: random.Random, override: Override | None) -> CasePlan:
         if override is not None:
             party = self.logins[override.party]
-            appeal = texts.APPEAL_BY_KEY[override.topic or "appeal/listing_removed"]
+            appeal = texts.APPEAL_BY_KEY[override.topic or "appeal.listing_removed"]
         else:
             appeal = rng.choice(texts.APPEALS)
             kind = PartyKind(rng.choice(appeal.party_kinds))
@@ -620,7 +620,7 @@ class Planner:
                 script.wait(600, 1.0, high=60 * 24 * 3)
             else:
                 script.t += timedelta(days=5, minutes=rng.uniform(0, 600))
-        overturn = evidence and rng.random() < (0.4 if appeal.key == "appeal/content_removed" else 0.3)
+        overturn = evidence and rng.random() < (0.4 if appeal.key == "appeal.content_removed" else 0.3)
         outcome = "appeal-overturned" if overturn else "appeal-upheld"
         script.update(tags=[*script.plan.tags, outcome])
         template = texts.APPEAL_OVERTURNED if overturn else texts.APPEAL_UPHELD
@@ -641,7 +641,7 @@ class Planner:
         first = requester.name.split()[0]
         plan = self._new_plan(Slot(slot.index, slot.at, market, None), rng, channel=Channel.INTERNAL_FORM,
                               party=None, kind=PartyKind.INTERNAL, language="en", subject="", body="",
-                              topic=f"internal/{request_type.key}", party_key=party_key, first=first)
+                              topic=f"internal.{request_type.key.replace('-', '_')}", party_key=party_key, first=first)
         plan.queue = request_type.queue
         plan.request_type = request_type.key
         plan.requester = requester.email

@@ -29,7 +29,7 @@ class BuyerIntent:
 
     @property
     def topic(self) -> str:
-        return f"{self.category.lower()}/{self.intent}"
+        return f"{self.category.lower()}.{self.intent}"
 
     @property
     def family(self) -> str:
@@ -518,7 +518,7 @@ CHAT_GREETING: Texts = {"en": "Hi {first}! ", "es": "¡Hola, {first}! ", "id": "
 
 @dataclass(frozen=True)
 class TopicText:
-    key: str  # topic key, e.g. seller/payouts_delayed
+    key: str  # topic key, e.g. seller.payouts_delayed
     weight: float
     subject: Texts
     bodies: Variants
@@ -527,7 +527,7 @@ class TopicText:
 
 
 SELLER_TOPICS: tuple[TopicText, ...] = (
-    TopicText("seller/payouts_delayed", 5,
+    TopicText("seller.payouts_delayed", 5,
               {"en": "Payout not received", "es": "No he recibido la liquidación", "id": "Dana penjualan belum cair"},
               {"en": ("Hi, my payout of {amount} was scheduled for {date} but it still hasn't reached my bank "
                       "account. Shop: {shop}.",
@@ -551,7 +551,7 @@ SELLER_TOPICS: tuple[TopicText, ...] = (
                      "liquidación que aparece en tu extracto?",
                "id": "Boleh konfirmasi empat digit terakhir rekening yang terdaftar dan tanggal pencairan di laporan "
                      "Anda?"}),
-    TopicText("seller/listing_removed", 4,
+    TopicText("seller.listing_removed", 4,
               {"en": "Listing removed", "es": "Anuncio retirado", "id": "Produk diturunkan"},
               {"en": ("Your system removed my listing '{item}' for a policy violation, but it's a genuine product and I "
                       "have the supplier invoices. Please restore it.",
@@ -573,7 +573,7 @@ SELLER_TOPICS: tuple[TopicText, ...] = (
               {"en": "Could you send the supplier invoice for '{item}' so I can check it against the listing?",
                "es": "¿Puedes enviarnos la factura del proveedor de '{item}' para compararla con el anuncio?",
                "id": "Boleh kirimkan faktur pemasok untuk '{item}' supaya bisa saya cocokkan dengan produknya?"}),
-    TopicText("seller/account_verification", 3,
+    TopicText("seller.account_verification", 3,
               {"en": "Verification pending", "es": "Verificación pendiente", "id": "Verifikasi tertunda"},
               {"en": ("I uploaded my ID and business registration {days} days ago and verification is still pending, "
                       "so I can't list new items.",
@@ -595,7 +595,7 @@ SELLER_TOPICS: tuple[TopicText, ...] = (
                "es": "La imagen del documento está cortada. ¿Puedes subirla de nuevo con las cuatro esquinas "
                      "visibles?",
                "id": "Foto dokumennya terpotong. Boleh unggah ulang dengan keempat sudut terlihat?"}),
-    TopicText("seller/fee_question", 3,
+    TopicText("seller.fee_question", 3,
               {"en": "Question about fees", "es": "Duda sobre comisiones", "id": "Pertanyaan soal biaya"},
               {"en": ("I was charged a {fee}% commission on order {order}, but the fee table for my category says "
                       "{fee2}%. Can you explain?",
@@ -615,7 +615,7 @@ SELLER_TOPICS: tuple[TopicText, ...] = (
               {"en": "Could you tell me which statement (month) and order numbers the deduction appears on?",
                "es": "¿En qué extracto (mes) y en qué pedidos aparece el descuento?",
                "id": "Potongan itu muncul di laporan bulan apa dan di pesanan mana saja?"}),
-    TopicText("seller/shipping_label", 2,
+    TopicText("seller.shipping_label", 2,
               {"en": "Can't print shipping label", "es": "No puedo imprimir la etiqueta",
                "id": "Label pengiriman tidak bisa dicetak"},
               {"en": ("I can't print the shipping label for order {order}; the page shows an error and the dispatch "
@@ -633,7 +633,7 @@ SELLER_TOPICS: tuple[TopicText, ...] = (
               {"en": "Could you send a screenshot of the error you see?",
                "es": "¿Puedes enviarnos una captura del error?",
                "id": "Boleh kirim tangkapan layar errornya?"}),
-    TopicText("seller/buyer_dispute", 3,
+    TopicText("seller.buyer_dispute", 3,
               {"en": "Buyer opened a dispute", "es": "Un comprador ha abierto una disputa",
                "id": "Pembeli mengajukan komplain"},
               {"en": ("A buyer opened a 'not as described' claim for order {order}, but the item was exactly as "
@@ -652,7 +652,7 @@ SELLER_TOPICS: tuple[TopicText, ...] = (
               {"en": "Could you upload the packing photos and the tracking number for order {order}?",
                "es": "¿Puedes subir las fotos del embalaje y el número de seguimiento del pedido {order}?",
                "id": "Boleh unggah foto pengemasan dan nomor resi untuk pesanan {order}?"}),
-    TopicText("seller/stock_sync", 1.5,
+    TopicText("seller.stock_sync", 1.5,
               {"en": "Inventory sync failing", "es": "Error al sincronizar el inventario",
                "id": "Sinkronisasi stok gagal"},
               {"en": ("My inventory feed failed overnight and {n} listings now show out of stock.",),
@@ -670,7 +670,7 @@ SELLER_TOPICS: tuple[TopicText, ...] = (
 )
 
 CREATOR_TOPICS: tuple[TopicText, ...] = (
-    TopicText("creator/commissions_missing", 4,
+    TopicText("creator.commissions_missing", 4,
               {"en": "Missing commissions", "es": "Faltan comisiones", "id": "Komisi tidak masuk"},
               {"en": ("My affiliate dashboard shows {n} sales for {period} but only {amount} in commissions. Some "
                       "seem to be missing.",),
@@ -685,7 +685,7 @@ CREATOR_TOPICS: tuple[TopicText, ...] = (
               {"en": "Could you tell me which links or videos the missing sales came from?",
                "es": "¿De qué enlaces o vídeos vienen las ventas que faltan?",
                "id": "Penjualan yang hilang itu dari link atau video yang mana?"}),
-    TopicText("creator/content_restricted", 3,
+    TopicText("creator.content_restricted", 3,
               {"en": "Content restricted", "es": "Contenido restringido", "id": "Konten dibatasi"},
               {"en": ("My video '{title}' was restricted and no longer appears in the shop feed. It follows the "
                       "community guidelines.",),
@@ -700,7 +700,7 @@ CREATOR_TOPICS: tuple[TopicText, ...] = (
               {"en": "Could you send the link to the video and the date you posted it?",
                "es": "¿Nos envías el enlace del vídeo y la fecha de publicación?",
                "id": "Boleh kirim link video dan tanggal unggahnya?"}),
-    TopicText("creator/payout_tax_form", 2,
+    TopicText("creator.payout_tax_form", 2,
               {"en": "Payouts on hold (tax form)", "es": "Pagos retenidos (formulario fiscal)",
                "id": "Pencairan ditahan (formulir pajak)"},
               {"en": ("My creator payouts are on hold because of a missing tax form, but I submitted it on {date}.",),
@@ -717,7 +717,7 @@ CREATOR_TOPICS: tuple[TopicText, ...] = (
               {"en": "Could you confirm the name exactly as it appears on the tax form?",
                "es": "¿Puedes confirmar el nombre exactamente como aparece en el formulario?",
                "id": "Boleh konfirmasi nama persis seperti yang tertulis di formulir pajak?"}),
-    TopicText("creator/affiliate_links", 1.5,
+    TopicText("creator.affiliate_links", 1.5,
               {"en": "Affiliate links not working", "es": "Los enlaces de afiliado no funcionan",
                "id": "Link afiliasi error"},
               {"en": ("The product links in my storefront show an error since yesterday, so I'm losing sales.",),
@@ -739,7 +739,7 @@ CREATOR_TOPICS: tuple[TopicText, ...] = (
 
 @dataclass(frozen=True)
 class AppealText:
-    key: str  # topic key, e.g. appeal/listing_removed
+    key: str  # topic key, e.g. appeal.listing_removed
     party_kinds: tuple[str, ...]
     subject: Texts
     body: Texts
@@ -748,7 +748,7 @@ class AppealText:
 
 
 APPEALS: tuple[AppealText, ...] = (
-    AppealText("appeal/listing_removed", ("seller",),
+    AppealText("appeal.listing_removed", ("seller",),
                {"en": "Appeal: listing removed", "es": "Recurso: anuncio retirado", "id": "Banding: produk diturunkan"},
                {"en": "I'm appealing the removal of my listing '{item}' (decision {decision}). The product is "
                       "authentic; I've attached the purchase invoices from my supplier.",
@@ -761,7 +761,7 @@ APPEALS: tuple[AppealText, ...] = (
                 "id": "produk tersebut memakai merek dagang pihak lain tanpa izin"},
                {"en": "the listing is restored", "es": "el anuncio vuelve a estar publicado",
                 "id": "produk sudah ditayangkan kembali"}),
-    AppealText("appeal/account_suspended", ("seller", "creator"),
+    AppealText("appeal.account_suspended", ("seller", "creator"),
                {"en": "Appeal: account suspended", "es": "Recurso: cuenta suspendida", "id": "Banding: akun ditangguhkan"},
                {"en": "I'm appealing the suspension of my account (decision {decision}). I believe it was a mistake: "
                       "the flagged orders were cancelled by the buyers themselves.",
@@ -774,7 +774,7 @@ APPEALS: tuple[AppealText, ...] = (
                 "id": "akun tersebut terkait permintaan pembayaran di luar platform secara berulang"},
                {"en": "your account is active again", "es": "tu cuenta vuelve a estar activa",
                 "id": "akun Anda sudah aktif kembali"}),
-    AppealText("appeal/payout_withheld", ("seller",),
+    AppealText("appeal.payout_withheld", ("seller",),
                {"en": "Appeal: payout withheld", "es": "Recurso: liquidación retenida",
                 "id": "Banding: pencairan ditahan"},
                {"en": "I'm appealing the decision to withhold my payout of {amount} (decision {decision}). All the "
@@ -788,7 +788,7 @@ APPEALS: tuple[AppealText, ...] = (
                 "id": "pesanan-pesanan tersebut masih dalam investigasi chargeback"},
                {"en": "the payout has been released", "es": "la liquidación se ha liberado",
                 "id": "dana sudah dicairkan"}),
-    AppealText("appeal/content_removed", ("creator",),
+    AppealText("appeal.content_removed", ("creator",),
                {"en": "Appeal: content removed", "es": "Recurso: contenido retirado", "id": "Banding: konten dihapus"},
                {"en": "I'm appealing the removal of my video '{title}' (decision {decision}). It's an honest product "
                       "review and doesn't break the guidelines.",
@@ -908,27 +908,27 @@ GENERIC_NOTES = (
     "Customer was polite but frustrated; offered a follow-up if anything else comes up.",
 )
 REROUTE_NOTES: dict[str, str] = {
-    "payment/payment_issue": "Double charge or failed capture: needs a payments specialist to check the PSP logs.",
-    "refund/get_refund": "Refund above the Tier 1 approval limit.",
-    "refund/track_refund": "Refund shows as sent but not received; needs payments to trace it with the bank.",
-    "order/cancel_order": "Order already with the carrier; cancellation needs an intercept.",
-    "order/change_order": "Change needs the seller's confirmation after dispatch.",
-    "order/track_order": "Parcel lost in transit: carrier investigation and replacement needed.",
-    "delivery/delivery_period": "Beyond the delivery promise: needs a carrier escalation.",
-    "feedback/complaint": "Customer asked for a supervisor.",
-    "account/delete_account": "Data deletion request with open orders: needs Tier 2.",
+    "payment.payment_issue": "Double charge or failed capture: needs a payments specialist to check the PSP logs.",
+    "refund.get_refund": "Refund above the Tier 1 approval limit.",
+    "refund.track_refund": "Refund shows as sent but not received; needs payments to trace it with the bank.",
+    "order.cancel_order": "Order already with the carrier; cancellation needs an intercept.",
+    "order.change_order": "Change needs the seller's confirmation after dispatch.",
+    "order.track_order": "Parcel lost in transit: carrier investigation and replacement needed.",
+    "delivery.delivery_period": "Beyond the delivery promise: needs a carrier escalation.",
+    "feedback.complaint": "Customer asked for a supervisor.",
+    "account.delete_account": "Data deletion request with open orders: needs Tier 2.",
     "language": "Customer writes in Spanish; moving to the Spanish line.",
-    "seller/payouts_delayed": "Payout held by a bank-file check: needs Seller Support T2.",
-    "seller/listing_removed": "Seller is contesting an enforcement decision: belongs with Appeals.",
-    "seller/account_verification": "Documents need a specialist review.",
-    "seller/fee_question": "Fee dispute on a promoted listing: needs Tier 2.",
-    "seller/buyer_dispute": "Dispute needs an orders specialist to review evidence from both sides.",
-    "seller/shipping_label": "Label keeps failing for this order: needs Orders T2 to issue it and extend the deadline.",
-    "seller/stock_sync": "Feed import failure: needs Tier 2 with feed tools.",
-    "creator/commissions_missing": "Commission reconciliation needs Seller & Creator Support T2.",
-    "creator/content_restricted": "Creator is contesting a restriction: belongs with Appeals.",
-    "creator/payout_tax_form": "Tax forms are owned by Payments.",
-    "creator/affiliate_links": "Storefront collection broken: needs Tier 2.",
+    "seller.payouts_delayed": "Payout held by a bank-file check: needs Seller Support T2.",
+    "seller.listing_removed": "Seller is contesting an enforcement decision: belongs with Appeals.",
+    "seller.account_verification": "Documents need a specialist review.",
+    "seller.fee_question": "Fee dispute on a promoted listing: needs Tier 2.",
+    "seller.buyer_dispute": "Dispute needs an orders specialist to review evidence from both sides.",
+    "seller.shipping_label": "Label keeps failing for this order: needs Orders T2 to issue it and extend the deadline.",
+    "seller.stock_sync": "Feed import failure: needs Tier 2 with feed tools.",
+    "creator.commissions_missing": "Commission reconciliation needs Seller & Creator Support T2.",
+    "creator.content_restricted": "Creator is contesting a restriction: belongs with Appeals.",
+    "creator.payout_tax_form": "Tax forms are owned by Payments.",
+    "creator.affiliate_links": "Storefront collection broken: needs Tier 2.",
     "bounce": "No specialist action needed; standard question, back to Tier 1.",
     "oncall": "Part of the payments incident: many duplicate charges since the afternoon. Paging oncall.",
 }

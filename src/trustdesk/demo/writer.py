@@ -22,6 +22,7 @@ from trustdesk.cases import service as cases
 from trustdesk.cases.models import Case, LinkKind, Party, PartyKind, Status
 from trustdesk.core.events import SYSTEM
 from trustdesk.core.identity import Actor
+from trustdesk.core.notifications import Notification
 from trustdesk.core.outbox import OutboxMessage
 from trustdesk.core.settings import Settings
 from trustdesk.demo import texts
@@ -34,7 +35,8 @@ RECENT = timedelta(hours=12)
 
 @contextmanager
 def history_without_side_effects(session: Session) -> Iterator[None]:
-    """Drop the outbox messages the services enqueue while writing history.
+    """Drop the outbox messages the services enqueue, and the notifications they write, while
+    writing history (a catalogue gap months ago is not news to anyone today).
 
     ``open_case`` and ``reroute_case`` enqueue ``cases.assign`` (and later domains will enqueue
     notifications). For demo history those are not live work: the writer assigns cases itself,
@@ -46,7 +48,7 @@ def history_without_side_effects(session: Session) -> Iterator[None]:
 
     def drop(flushing: Session, _context: Any, _instances: Any) -> None:
         for obj in list(flushing.new):
-            if isinstance(obj, OutboxMessage):
+            if isinstance(obj, OutboxMessage | Notification):
                 flushing.expunge(obj)
 
     event.listen(session, "before_flush", drop)

@@ -32,6 +32,7 @@ from sqlalchemy.orm import Session
 
 from trustdesk.core.errors import Conflict, Forbidden, Invalid, NotFound
 from trustdesk.core.identity import Actor, User
+from trustdesk.core.notifications import holders_of, notify
 from trustdesk.core.permissions import Perm
 from trustdesk.directory import repository
 from trustdesk.directory.models import CatalogueEntry, CatalogueStatus, Market, Team, Topic
@@ -335,6 +336,28 @@ def overdue_reviews(session: Session, *, now: datetime) -> list[CatalogueEntry]:
         v.review_reminded_at is None or v.review_reminded_at < (review_due_at(v) or now))]
 
 
+def remind_overdue_reviews(session: Session, *, now: datetime) -> int:
+    """Tell each overdue entry's owner (or, without one, the catalogue's approvers) once per due date."""
+    approvers: list[int] | None = None
+    reminded = 0
+    for version in overdue_reviews(session, now=now):
+        if version.owner_user_id is not None:
+            recipients = [version.owner_user_id]
+        else:
+            approvers = approvers if approvers is not None else holders_of(session, Perm.CATALOGUE_APPROVE)
+            recipients = approvers
+        due = review_due_at(version)
+        notify(session, recipients, kind="catalogue.review_due", now=now,
+               title=f"Review catalogue entry {version.entry_id}: it was due {due:%Y-%m-%d}",
+               body=(f"Entry {version.entry_id} v{version.version} (market {version.market_scope}) is reviewed every "
+                     f"{version.review_interval_days} days. Check that its owner, contact and escalation are still "
+                     "right, then mark it reviewed."),
+               link="/console/catalogue", dedupe_key=f"catalogue.review:{version.entry_id}:{due:%Y-%m-%d}")
+        version.review_reminded_at = now
+        reminded += 1
+    return reminded
+
+
 # ---------------------------------------------------------------- reading the catalogue
 
 
@@ -382,22 +405,46 @@ def specificity(entry: CatalogueEntry, *, topic_depths: dict[int, int], market: 
             1 if entry.channel else 0, 1 if entry.party_kind else 0)
 
 
+@dataclass(frozen=True)
+class Snapshot:
+    """Every approved version and every topic, read once: who_owns for many cases in one transaction
+    (bulk loads, replays) without a query each. Valid until the catalogue changes."""
+
+    versions: Sequence[CatalogueEntry]
+    topics: dict[str, Topic]
+
+    def candidates(self, at: datetime, *, topic_ids: Sequence[int], scopes: Sequence[str], channel: str | None,
+                   party_kind: str | None) -> list[CatalogueEntry]:
+        """The same rows as ``repository.catalogue_candidates``, in the same order."""
+        return [v for v in self.versions
+                if v.valid_from is not None and v.valid_from <= at and (v.valid_to is None or v.valid_to > at)
+                and (v.topic_id is None or v.topic_id in topic_ids) and v.market_scope in scopes
+                and (v.channel is None or v.channel == channel)
+                and (v.party_kind is None or v.party_kind == party_kind)]
+
+
+def snapshot(session: Session) -> Snapshot:
+    versions = sorted(repository.approved_versions(session), key=lambda v: (v.position, v.entry_id or 0))
+    return Snapshot(versions=versions, topics={t.key: t for t in list_topics(session)})
+
+
 def who_owns(session: Session, *, topic: str | None, market: Market, channel: str | None,
-             party_kind: str | None, at: datetime) -> Ownership:
+             party_kind: str | None, at: datetime, using: Snapshot | None = None) -> Ownership:
     """The catalogue's answer at ``at``; ``entry`` is None when nothing matches (send to triage)."""
     lineage_topics: list[Topic] = []
     if topic is not None:
-        found = repository.topics_by_keys(session, lineage(topic))
+        found = ({k: using.topics[k] for k in lineage(topic) if k in using.topics} if using is not None
+                 else repository.topics_by_keys(session, lineage(topic)))
         if topic not in found:
             raise Invalid(f"unknown topic {topic!r}", field="topic")
         lineage_topics = [found[k] for k in lineage(topic) if k in found]
     scopes = [market.code, ANY_MARKET] + ([market.region] if market.region else [])
-    candidates = repository.catalogue_versions_in_force(
-        session, at, topic_ids=[t.id for t in lineage_topics], scopes=scopes, channel=channel,
-        party_kind=party_kind)
     # With no channel or party kind asked, only entries that do not name one can answer.
-    candidates = [c for c in candidates if (channel is not None or c.channel is None)
-                  and (party_kind is not None or c.party_kind is None)]
+    topic_ids = [t.id for t in lineage_topics]
+    candidates = (using.candidates(at, topic_ids=topic_ids, scopes=scopes, channel=channel, party_kind=party_kind)
+                  if using is not None else
+                  repository.catalogue_candidates(session, at, topic_ids=topic_ids, scopes=scopes, channel=channel,
+                                                  party_kind=party_kind))
     depths = {t.id: t.depth for t in lineage_topics}
     ranked = sorted(candidates, key=lambda c: (tuple(-x for x in specificity(c, topic_depths=depths, market=market)),
                                                c.position, c.entry_id or c.id))
@@ -422,6 +469,18 @@ def who_owns(session: Session, *, topic: str | None, market: Market, channel: st
                        f"({_describe(spec)} against {_describe(runner_spec)})")
     return Ownership(entry=best, specificity=spec, considered=ranked, topic_key=topic,
                      explanation=f"{asked}: " + ", ".join(why))
+
+
+def scope_labels(session: Session, versions: Iterable[tuple[int, int]]) -> dict[tuple[int, int], str]:
+    """What each (entry, version) covers, in words: "orders · US · buyer · any channel"."""
+    wanted = set(versions)
+    rows = [row for entry_id in sorted({e for e, _ in wanted})
+            for row in repository.catalogue_versions(session, entry_id) if (row.entry_id, row.version) in wanted]
+    topics = repository.topic_keys_by_ids(session, {r.topic_id for r in rows if r.topic_id is not None})
+    return {(r.entry_id or r.id, r.version): " · ".join([
+        topics.get(r.topic_id, "?") if r.topic_id is not None else "any topic",
+        "every market" if r.market_scope == ANY_MARKET else r.market_scope,
+        r.party_kind or "any party", r.channel or "any channel"]) for r in rows}
 
 
 def _describe(spec: tuple[int, int, int, int]) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import bindparam, func, or_, select
 from sqlalchemy.orm import Session
 
 from trustdesk.core.identity import User
@@ -53,12 +53,7 @@ def queues_with_teams(session: Session, *, vendor_id: int | None = None,
 
 
 def intake_candidates(session: Session, market_id: int) -> Sequence[Queue]:
-    query = (
-        select(Queue)
-        .where(Queue.is_active.is_(True), (Queue.market_id == market_id) | Queue.market_id.is_(None))
-        .order_by(Queue.intake_order, Queue.id)
-    )
-    return session.scalars(query).all()
+    return session.scalars(_INTAKE_CANDIDATES, {"market_id": market_id}).all()
 
 
 def agents_with_users(session: Session) -> Sequence[tuple[Agent, User]]:
@@ -109,7 +104,7 @@ def topic_by_key(session: Session, key: str) -> Topic | None:
 def topics_by_keys(session: Session, keys: Sequence[str]) -> dict[str, Topic]:
     if not keys:
         return {}
-    return {t.key: t for t in session.scalars(select(Topic).where(Topic.key.in_(set(keys))))}
+    return {t.key: t for t in session.scalars(_TOPICS_BY_KEYS, {"keys": sorted(set(keys))})}
 
 
 def topic_keys_by_ids(session: Session, ids: set[int]) -> dict[int, str]:
@@ -119,6 +114,38 @@ def topic_keys_by_ids(session: Session, ids: set[int]) -> dict[int, str]:
 
 
 # ---------------------------------------------------------------- the service catalogue
+
+
+# Built once: routing asks this for every new case, and building the statement costs more than running it.
+_CANDIDATES = (
+    select(CatalogueEntry)
+    .where(CatalogueEntry.status == CatalogueStatus.APPROVED.value, CatalogueEntry.valid_from <= bindparam("at"),
+           or_(CatalogueEntry.valid_to.is_(None), CatalogueEntry.valid_to > bindparam("at")),
+           or_(CatalogueEntry.topic_id.is_(None), CatalogueEntry.topic_id.in_(bindparam("topic_ids", expanding=True))),
+           CatalogueEntry.market_scope.in_(bindparam("scopes", expanding=True)),
+           or_(CatalogueEntry.channel.is_(None), CatalogueEntry.channel == bindparam("channel")),
+           or_(CatalogueEntry.party_kind.is_(None), CatalogueEntry.party_kind == bindparam("party_kind")))
+    .order_by(CatalogueEntry.position, CatalogueEntry.entry_id)
+)
+_TOPICS_BY_KEYS = select(Topic).where(Topic.key.in_(bindparam("keys", expanding=True)))
+_INTAKE_CANDIDATES = (
+    select(Queue)
+    .where(Queue.is_active.is_(True), or_(Queue.market_id == bindparam("market_id"), Queue.market_id.is_(None)))
+    .order_by(Queue.intake_order, Queue.id)
+)
+
+
+def approved_versions(session: Session) -> Sequence[CatalogueEntry]:
+    return session.scalars(select(CatalogueEntry).where(
+        CatalogueEntry.status == CatalogueStatus.APPROVED.value)).all()
+
+
+def catalogue_candidates(session: Session, at: datetime, *, topic_ids: Sequence[int], scopes: Sequence[str],
+                         channel: str | None, party_kind: str | None) -> Sequence[CatalogueEntry]:
+    """Approved versions in force at ``at`` that could answer for these facts. An entry naming a
+    channel or party kind matches only when that one is asked (a None never equals a value)."""
+    return session.scalars(_CANDIDATES, {"at": at, "topic_ids": list(topic_ids), "scopes": list(scopes),
+                                         "channel": channel, "party_kind": party_kind}).all()
 
 
 def catalogue_versions_in_force(session: Session, at: datetime, *, entry_id: int | None = None,

@@ -201,14 +201,15 @@ class Cause:
     lost_seconds: float = 0.0
 
 
-def cause_of(journey: Journey, team_key: Callable[[int | None], str]) -> tuple[str, str, str]:
+def cause_of(journey: Journey, team_key: Callable[[int | None], str],
+             entry_scope: Callable[[int | None, int | None], str]) -> tuple[str, str, str]:
     """(key, kind, title) of what sent a misrouted case the wrong way."""
     d = journey.decision
     if journey.topic_corrected and d.topic_source == "classifier":
         return (f"model:{d.model_version}:{d.topic}->{journey.final_topic}", "model",
                 f"model v{d.model_version} read {journey.final_topic} as {d.topic}")
     if d.source == DecisionSource.RULE.value and d.rules:
-        rule = next((r for r in reversed(d.rules)), d.rules[-1])
+        rule = d.rules[-1]  # the last rule that fired chose the team
         return (f"rule:{rule['id']}:{rule['version']}", "rule",
                 f"rule {rule['id']} v{rule['version']} sends cases to {team_key(d.team_id)}")
     if journey.topic_corrected and d.topic_source == "rule" and d.rules:
@@ -217,8 +218,8 @@ def cause_of(journey: Journey, team_key: Callable[[int | None], str]) -> tuple[s
                 f"rule {rule['id']} v{rule['version']} sets topic {d.topic}")
     if d.source == DecisionSource.CATALOGUE.value:
         return (f"catalogue:{d.catalogue_entry_id}:{d.catalogue_version}", "catalogue",
-                f"catalogue entry {d.catalogue_entry_id} v{d.catalogue_version} gives {d.topic or 'these cases'} "
-                f"in {journey.market} to {team_key(d.team_id)}")
+                f"catalogue entry {d.catalogue_entry_id} v{d.catalogue_version} "
+                f"({entry_scope(d.catalogue_entry_id, d.catalogue_version)}) gives its cases to {team_key(d.team_id)}")
     if d.source == DecisionSource.INTAKE_DEFAULT.value:
         return (f"gap:{d.topic}:{journey.market}", "catalogue_gap",
                 f"no catalogue entry for {d.topic or 'cases without a topic'} in {journey.market}: "
@@ -478,6 +479,13 @@ def report(session: Session, *, since: datetime, until: datetime, settings: Sett
     def team_key(team_id: int | None) -> str:
         return teams.get(team_id, "(none)") if team_id is not None else "(none)"
 
+    scopes = catalogue.scope_labels(session, {(j.decision.catalogue_entry_id, j.decision.catalogue_version)
+                                              for j in items if j.decision.catalogue_entry_id is not None
+                                              and j.decision.catalogue_version is not None})
+
+    def entry_scope(entry_id: int | None, version: int | None) -> str:
+        return scopes.get((entry_id or 0, version or 0), "retired")
+
     base = baselines(items)
     lost = {j.case_id: time_lost(j, base) for j in items}
     total = Figures()
@@ -506,7 +514,7 @@ def report(session: Session, *, since: datetime, until: datetime, settings: Sett
         confusion[(team_key(j.first_team), team_key(j.final_team))] += 1
         if j.misrouted:
             reasons.update(j.reroute_reasons[:1] or (["topic_corrected"] if j.topic_corrected else []))
-            key, kind, title = cause_of(j, team_key)
+            key, kind, title = cause_of(j, team_key, entry_scope)
             cause = causes.setdefault(key, Cause(key=key, kind=kind, title=title))
             cause.cases.append(j)
             cause.lost_seconds += lost[j.case_id]

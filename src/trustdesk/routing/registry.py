@@ -56,10 +56,23 @@ class TrainingSet:
     until: datetime
 
 
-def training_set(session: Session, *, since: datetime, until: datetime, min_examples: int) -> TrainingSet:
-    """Closed and solved cases with a topic, oldest first; each case's final topic is its label."""
+def training_set(session: Session, *, since: datetime, until: datetime, min_examples: int,
+                 max_per_topic: int | None = None) -> TrainingSet:
+    """Closed and solved cases with a topic, oldest first; each case's final topic is its label.
+
+    With ``max_per_topic`` only each topic's newest cases are kept: frequent topics stop crowding
+    out rare ones, and training time stays bounded as history grows.
+    """
     rows = repository.case_texts(session, since=since, until=until, with_topic=True,
                                  statuses=(Status.SOLVED.value, Status.CLOSED.value))
+    if max_per_topic is not None:
+        taken: Counter[str | None] = Counter()
+        newest_first = []
+        for row in reversed(rows):
+            if taken[row.topic] < max_per_topic:
+                taken[row.topic] += 1
+                newest_first.append(row)
+        rows = newest_first[::-1]
     counts = Counter(row.topic for row in rows)
     kept = [row for row in rows if counts[row.topic] >= min_examples]
     dropped = {str(topic): n for topic, n in sorted(counts.items(), key=lambda kv: str(kv[0]))
@@ -69,13 +82,15 @@ def training_set(session: Session, *, since: datetime, until: datetime, min_exam
 
 
 def train(session: Session, *, settings: Settings, now: datetime, trained_by: str, days: int | None = None,
-          use_embeddings: bool = True, params: Params | None = None) -> RoutingModel:
+          use_embeddings: bool = True, params: Params | None = None,
+          max_per_topic: int | None = None) -> RoutingModel:
     """Train a new version on the last ``days`` of history and register it (not active yet)."""
     days = days if days is not None else settings.routing_training_days
     if days <= 0:
         raise Invalid("must be a positive number of days", field="days")
     data = training_set(session, since=now - timedelta(days=days), until=now,
-                        min_examples=settings.routing_min_examples)
+                        min_examples=settings.routing_min_examples,
+                        max_per_topic=max_per_topic or settings.routing_max_per_topic)
     topics = set(data.labels)
     if len(data.texts) < MIN_CASES or len(topics) < 2:
         raise Conflict(f"{len(data.texts)} closed cases with {len(topics)} topics in the last {days} days; a model "
@@ -112,7 +127,8 @@ def train(session: Session, *, settings: Settings, now: datetime, trained_by: st
                     "routed_share": round(float(np.mean(kept)), 4),
                     "routed_precision": round(float(np.mean(np.array(right)[kept])), 4) if kept.any() else None}
     metrics |= {"train_seconds": round(time.perf_counter() - started, 2),
-                "topics": dict(sorted(Counter(data.labels).items())), "dropped_topics": data.dropped_topics}
+                "topics": dict(sorted(Counter(data.labels).items())), "dropped_topics": data.dropped_topics,
+                "max_per_topic": max_per_topic or settings.routing_max_per_topic}
     version = repository.next_model_version(session)
     path, digest = _save(classifier, settings=settings, version=version)
     model = RoutingModel(
@@ -291,7 +307,8 @@ def _holdout_accuracy(session: Session, current: RoutingModel, new: RoutingModel
     except ModelUnavailable:
         return None
     assert new.data_from is not None and new.data_to is not None
-    data = training_set(session, since=new.data_from, until=new.data_to, min_examples=settings.routing_min_examples)
+    data = training_set(session, since=new.data_from, until=new.data_to, min_examples=settings.routing_min_examples,
+                        max_per_topic=settings.routing_max_per_topic)
     split = int(len(data.texts) * (1 - HOLDOUT_SHARE))
     held = list(range(split, len(data.texts)))
     if not held:

@@ -16,9 +16,12 @@ from trustdesk.core.events import CaseEvent
 from trustdesk.directory.models import Market
 from trustdesk.routing.models import ModelStatus, RoutingDecision, RoutingModel, RuleSet, RuleSetStatus
 
+_PUBLISHED = select(RuleSet).where(RuleSet.status == RuleSetStatus.PUBLISHED.value)
+_ACTIVE = select(RoutingModel).where(RoutingModel.status == ModelStatus.ACTIVE.value)
+
 
 def published_rule_set(session: Session) -> RuleSet | None:
-    return session.scalar(select(RuleSet).where(RuleSet.status == RuleSetStatus.PUBLISHED.value))
+    return session.scalar(_PUBLISHED)
 
 
 def rule_set_by_version(session: Session, version: int) -> RuleSet | None:
@@ -34,7 +37,7 @@ def next_rule_set_version(session: Session) -> int:
 
 
 def active_model(session: Session) -> RoutingModel | None:
-    return session.scalar(select(RoutingModel).where(RoutingModel.status == ModelStatus.ACTIVE.value))
+    return session.scalar(_ACTIVE)
 
 
 def model_by_version(session: Session, version: int) -> RoutingModel | None:

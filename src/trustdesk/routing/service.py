@@ -36,8 +36,8 @@ from trustdesk.directory import catalogue
 from trustdesk.directory import service as directory
 from trustdesk.directory.models import Market, Queue, Team
 from trustdesk.routing import registry, repository, rules
-from trustdesk.routing.classifier import Prediction
-from trustdesk.routing.models import DecisionSource, RoutingDecision, RuleSet, RuleSetStatus
+from trustdesk.routing.classifier import Prediction, TopicClassifier
+from trustdesk.routing.models import DecisionSource, RoutingDecision, RoutingModel, RuleSet, RuleSetStatus
 
 
 @dataclass(frozen=True)
@@ -119,10 +119,11 @@ def route(session: Session, arrival: Arrival, *, settings: Settings, now: dateti
                         custom_fields=dict(arrival.custom_fields))
     why: list[str] = []
     topic_source = "given" if arrival.topic else None
-    rule_set = repository.published_rule_set(session)
+    bulk = _bulk(session)
+    rule_set = bulk.rule_set if bulk is not None else repository.published_rule_set(session)
     outcome = rules.Outcome(fired=[])
     if rule_set is not None:
-        outcome = rules.evaluate(rules.load(rule_set.rules), facts)
+        outcome = rules.evaluate(_parsed(rule_set), facts)
         if outcome.fired:
             why.append("rules fired: " + ", ".join(f"{r.id} v{r.version}" for r in outcome.fired))
         if outcome.loop:
@@ -135,7 +136,8 @@ def route(session: Session, arrival: Arrival, *, settings: Settings, now: dateti
     market = arrival.market
     prediction: Prediction | None = None
     if facts.topic is None:
-        model, classifier, problem = registry.active_classifier(session, settings=settings)
+        model, classifier, problem = (bulk.model if bulk is not None
+                                      else registry.active_classifier(session, settings=settings))
         if classifier is not None and model is not None:
             prediction = classifier.predict_one(registry.case_text(arrival.subject, arrival.body))
             threshold = market.routing_threshold if market.routing_threshold is not None else model.threshold
@@ -181,8 +183,7 @@ def route(session: Session, arrival: Arrival, *, settings: Settings, now: dateti
                            f"{fallback.key} takes {arrival.channel} cases from {arrival.party_kind}s")
                 return _finish(result)
             return _to_triage(session, result, market, arrival, TriageReason.NO_OWNER, why)
-    queue = directory.queue_for_team(session, team_id=team.id, market_id=market.id, channel=arrival.channel,
-                                     party_kind=arrival.party_kind)
+    queue = _queue_for_team(session, bulk, team.id, market, arrival)
     if queue is None:
         why.append(f"team {team.key} has no active queue in {market.code}")
         return _to_triage(session, result, market, arrival, TriageReason.NO_QUEUE, why)
@@ -191,13 +192,62 @@ def route(session: Session, arrival: Arrival, *, settings: Settings, now: dateti
     return _finish(result)
 
 
+def _parsed(rule_set: RuleSet) -> list[rules.Rule]:
+    """A published set never changes (a change is a new version): parse it once per loaded row."""
+    parsed: list[rules.Rule] | None = getattr(rule_set, "_parsed_rules", None)
+    if parsed is None:
+        parsed = rules.load(rule_set.rules)
+        rule_set._parsed_rules = parsed  # type: ignore[attr-defined]  # a plain attribute, not a column
+    return parsed
+
+
 def _who_owns(session: Session, topic: str | None, arrival: Arrival, now: datetime) -> catalogue.Ownership | None:
+    bulk = _bulk(session)
+    using = bulk.catalogue if bulk is not None else None
     try:
         return catalogue.who_owns(session, topic=topic, market=arrival.market, channel=arrival.channel,
-                                  party_kind=arrival.party_kind, at=now)
+                                  party_kind=arrival.party_kind, at=now, using=using)
     except Invalid:  # a topic the taxonomy does not know: only entries for any topic can own it
         return catalogue.who_owns(session, topic=None, market=arrival.market, channel=arrival.channel,
-                                  party_kind=arrival.party_kind, at=now)
+                                  party_kind=arrival.party_kind, at=now, using=using)
+
+
+@dataclass
+class Bulk:
+    """What routing reads, read once for a transaction that routes many cases (loading history)."""
+
+    rule_set: RuleSet | None
+    model: tuple[RoutingModel | None, TopicClassifier | None, str | None]
+    catalogue: catalogue.Snapshot
+    queues: dict[tuple[int, int, str, str], Queue | None] = field(default_factory=dict)
+
+
+_BULK = "routing.bulk"
+
+
+def start_bulk(session: Session, *, settings: Settings) -> None:
+    """Route the cases of this transaction from one read of the rules, model and catalogue. Only for
+    transactions that change none of them (the caller's promise)."""
+    session.info[_BULK] = Bulk(rule_set=repository.published_rule_set(session),
+                               model=registry.active_classifier(session, settings=settings),
+                               catalogue=catalogue.snapshot(session))
+
+
+def _bulk(session: Session) -> Bulk | None:
+    found = session.info.get(_BULK)
+    return found if isinstance(found, Bulk) else None
+
+
+def _queue_for_team(session: Session, bulk: Bulk | None, team_id: int, market: Market, arrival: Arrival,
+                    ) -> Queue | None:
+    if bulk is None:
+        return directory.queue_for_team(session, team_id=team_id, market_id=market.id, channel=arrival.channel,
+                                        party_kind=arrival.party_kind)
+    key = (team_id, market.id, arrival.channel, arrival.party_kind)
+    if key not in bulk.queues:
+        bulk.queues[key] = directory.queue_for_team(session, team_id=team_id, market_id=market.id,
+                                                    channel=arrival.channel, party_kind=arrival.party_kind)
+    return bulk.queues[key]
 
 
 def _to_triage(session: Session, result: Route, market: Market, arrival: Arrival, reason: str,
@@ -256,6 +306,64 @@ def decision_for_case(session: Session, case_id: int) -> RoutingDecision:
     if decision is None:  # cases opened before the routing engine existed
         raise NotFound(f"case {case_id} has no recorded routing decision", field="case_id")
     return decision
+
+
+# ---------------------------------------------------------------- owners of a topic (triage)
+
+
+def owner_queue(session: Session, *, topic: str, market: Market, channel: str, party_kind: str,
+                now: datetime) -> tuple[Queue | None, str]:
+    """Where a case of ``topic`` would go now by the catalogue: (queue, explanation)."""
+    ownership = catalogue.who_owns(session, topic=topic, market=market, channel=channel, party_kind=party_kind,
+                                   at=now)
+    if ownership.entry is None:
+        return None, ownership.explanation
+    team = directory.team_by_id(session, ownership.entry.team_id)
+    queue = directory.queue_for_team(session, team_id=team.id, market_id=market.id, channel=channel,
+                                     party_kind=party_kind)
+    if queue is None:
+        return None, f"team {team.key} owns it but has no active queue in {market.code}"
+    return queue, ownership.explanation
+
+
+@dataclass(frozen=True)
+class Suggestion:
+    topic: str
+    confidence: float
+    queue: Queue | None
+    why: str
+
+
+@dataclass(frozen=True)
+class CaseRouting:
+    """What the case page shows under "Why it went here"."""
+
+    decision: RoutingDecision
+    team_key: str | None
+    queue_key: str
+    suggestions: list[Suggestion]
+
+
+def case_routing(session: Session, *, case_id: int, market: Market, channel: str, party_kind: str,
+                 now: datetime, with_owners: bool) -> CaseRouting | None:
+    decision = repository.decision_for(session, case_id)
+    if decision is None:
+        return None
+    suggestions = []
+    for item in decision.suggestions:
+        queue, why = None, ""
+        if with_owners:
+            try:
+                queue, why = owner_queue(session, topic=str(item["topic"]), market=market, channel=channel,
+                                         party_kind=party_kind, now=now)
+            except Invalid:  # a topic retired since the model learnt it
+                queue, why = None, f"{item['topic']} is no longer a topic"
+        suggestions.append(Suggestion(topic=str(item["topic"]), confidence=float(item["confidence"]), queue=queue,
+                                      why=why))
+    team = directory.team_by_id(session, decision.team_id) if decision.team_id is not None else None
+    queue = directory.queue_by_id(session, decision.queue_id)
+    return CaseRouting(decision=decision, team_key=team.key if team else None, queue_key=queue.key,
+                       suggestions=suggestions)
 
 
 # ---------------------------------------------------------------- rule sets

@@ -16,7 +16,7 @@ from pydantic import ValidationError
 from sqlalchemy.orm import Session
 from starlette.datastructures import FormData
 
-from trustdesk.core import identity
+from trustdesk.core import identity, notifications
 from trustdesk.core.errors import Conflict, DomainError, Invalid
 from trustdesk.core.identity import Actor
 from trustdesk.core.permissions import Perm, Role
@@ -56,6 +56,11 @@ NOTICES: dict[str, str] = {
     "rejected": "Rejected: the catalogue is unchanged.",
     "case_created": "We have received your request.",
     "request_filed": "Your request was filed.",
+    "draft_saved": "Draft saved. Simulate it on recent cases, then publish it.",
+    "rules_published": "Published: new cases are routed by this rule set from now on.",
+    "model_activated": "Activated: new cases are routed with this model from now on.",
+    "model_rolled_back": "Rolled back: the model in use before is routing again.",
+    "marked_read": "Marked as read.",
 }
 REFERENCE = re.compile(r"^ID-\d{4}-\d{6,10}$")
 
@@ -212,6 +217,7 @@ class NavItem:
     href: str
     key: str
     count: int | None = None
+    count_label: str = ""  # what the count counts, for screen readers ("unread")
 
 
 def console_nav(session: Session, actor: Actor) -> dict[str, Any]:
@@ -225,9 +231,12 @@ def console_nav(session: Session, actor: Actor) -> dict[str, Any]:
             (q, t) for q, t in directory.queues_visible_to(session, actor) if q.is_active])
         queues = [NavItem(c.queue.name, f"/console/queues/{c.queue.id}", f"queue-{c.queue.id}", c.unassigned)
                   for c in counts]
-    more: list[NavItem] = []
+    more: list[NavItem] = [NavItem("Notifications", "/console/notifications", "notifications",
+                                   notifications.unread_count(session, actor.user_id), "unread")]
     if catalogue.may_read(actor):
         more.append(NavItem("Service catalogue", "/console/catalogue", "catalogue"))
+    if actor.can(Perm.ROUTING_READ) and actor.vendor_id is None:  # in-house, like the catalogue it explains
+        more.append(NavItem("Routing", "/console/routing", "routing"))
     if actor.can(Perm.DIRECTORY_ADMIN):
         more.append(NavItem("Administration", "/console/admin", "admin"))
     if actor.can(Perm.INTERNAL_REQUEST):
