@@ -96,14 +96,17 @@ def test_a_published_rule_wins_and_is_recorded_with_its_version(client: TestClie
          "then": {"team": "t2", "priority": "high"}, "stop": True},
     ]})
     assert draft.status_code == 201, draft.text
-    published = client.post(f"/api/v1/routing/rules/{draft.json()['version']}/publish", headers=world.auth("lead"))
+    version = draft.json()["version"]
+    assert_problem(client.post(f"/api/v1/routing/rules/{version}/publish", headers=world.auth("lead")), 403)
+    published = client.post(f"/api/v1/routing/rules/{version}/publish", headers=world.auth("admin"))
     assert published.status_code == 200 and published.json()["status"] == "published"
     created = intake_case(client, world, subject="Parcel late", body="My parcel is late by five days",
                           tags=["vip"])
     assert (created["team_id"], created["priority"]) == (world.t2.id, "high")
     why = _why(client, world, created["id"])
     assert why["source"] == "rule"
-    assert why["rules"] == [{"id": "vip-to-t2", "version": 1, "name": "VIP buyers go to T2"}]
+    assert why["rules"] == [{"id": "vip-to-t2", "version": 1, "name": "VIP buyers go to T2",
+                             "changed": ["priority", "team"]}]
     assert why["rule_set_version"] == 1
     # Without the tag the rule does not fire: the classifier and catalogue route it to T1.
     plain = intake_case(client, world, subject="Parcel late", body="My parcel is late by five days")
@@ -210,3 +213,32 @@ def test_triage_routes_are_not_misroutes(client: TestClient, routed_world: World
     clock.advance(minutes=1)
     summary = client.get("/api/v1/routing/report?days=1", headers=world.auth("qa")).json()["summary"]
     assert (summary["cases"], summary["triaged"], summary["routed"], summary["misrouted"]) == (1, 1, 0, 0)
+
+
+def test_a_vendor_agent_sees_the_routing_but_not_the_platforms_rules_and_catalogue(
+        client: TestClient, routed_world: World) -> None:
+    world = routed_world
+    created = intake_case(client, world, subject="Parcel late", body="My parcel is late by five days")
+    assert created["team_id"] == world.t1_a.id  # vendor A's team
+    seen = _why(client, world, created["id"], who="agent_t1")
+    assert (seen["source"], seen["topic"]) == ("catalogue", "orders.delivery.late")
+    assert (seen["catalogue_entry_id"], seen["rules"], seen["rule_set_version"]) == (None, [], None)
+    assert seen["explanation"] == "routed by catalogue"
+    assert _why(client, world, created["id"], who="lead")["catalogue_entry_id"] is not None
+
+
+def test_a_rule_id_reused_for_new_behaviour_gets_a_new_version(client: TestClient, routed_world: World) -> None:
+    world = routed_world
+
+    def publish(rules: list[dict[str, Any]]) -> list[tuple[str, int]]:
+        draft = client.post("/api/v1/routing/rules", headers=world.auth("lead"), json={"rules": rules})
+        assert draft.status_code == 201, draft.text
+        done = client.post(f"/api/v1/routing/rules/{draft.json()['version']}/publish", headers=world.auth("admin"))
+        assert done.status_code == 200, done.text
+        return [(r["id"], r["version"]) for r in done.json()["rules"]]
+
+    vip = {"id": "vip", "when": [{"field": "tags", "op": "contains", "value": "vip"}], "then": {"priority": "high"}}
+    assert publish([vip]) == [("vip", 1)]
+    assert publish([]) == []  # deleted ...
+    assert publish([vip | {"then": {"priority": "urgent"}}]) == [("vip", 2)]  # ... and back, doing something else
+    assert publish([vip | {"then": {"priority": "urgent"}, "name": "renamed"}]) == [("vip", 2)]

@@ -110,3 +110,37 @@ def test_the_retrain_job_trains_when_due_and_activates_when_not_worse(client: Te
     assert retrained.status == "active"
     off = fast.model_copy(update={"routing_retrain_hours": 0.0})
     assert registry.retrain(db, settings=off, now=clock.now() + timedelta(days=30)) is None
+
+
+def test_rolling_back_twice_goes_two_models_back(client: TestClient, world: World, db: Session,
+                                                 clock: FrozenClock) -> None:
+    import_topics(client, world)
+    seed_history(db, world, queue=world.queue_a, now=clock.now())
+    for _ in range(3):
+        train(client, world)
+        clock.advance(hours=1)
+    assert _models(client, world) == {1: "retired", 2: "retired", 3: "active"}
+    assert client.post("/api/v1/routing/models/rollback", headers=world.auth("lead")).json()["version"] == 2
+    clock.advance(minutes=1)
+    assert client.post("/api/v1/routing/models/rollback", headers=world.auth("lead")).json()["version"] == 1
+    assert_problem(client.post("/api/v1/routing/models/rollback", headers=world.auth("lead")), 409, "version")
+    assert _models(client, world) == {1: "active", 2: "retired", 3: "retired"}
+
+
+def test_the_database_holds_one_active_model_at_most(db: Session, world: World, clock: FrozenClock) -> None:
+    import pytest
+    from sqlalchemy.exc import IntegrityError
+
+    from trustdesk.routing.models import RoutingModel
+
+    def row(version: int) -> RoutingModel:
+        return RoutingModel(version=version, status="active", algorithm="x", path="x", sha256="0" * 64, labels=[],
+                            threshold=0.5, metrics={}, n_train=0, data_from=None, data_to=None, trained_by="t",
+                            trained_at=clock.now(), activated_at=clock.now(), retired_at=None)
+
+    db.add(row(1))
+    db.flush()
+    db.add(row(2))
+    with pytest.raises(IntegrityError):
+        db.flush()
+    db.rollback()

@@ -163,12 +163,17 @@ def test_a_draft_is_saved_simulated_and_published(client: TestClient, world: Wor
     assert client.post("/console/routing/rules/1/simulate", data={"csrf_token": token, "days": "0"}).status_code == 422
     assert client.post("/console/routing/rules/9/simulate", data={"csrf_token": token, "days": "7"}).status_code == 404
 
+    # Four eyes: the author cannot publish their own draft; someone else with routing.admin does.
+    own = client.post("/console/routing/rules/1/publish", data={"csrf_token": token}, follow_redirects=False)
+    assert own.status_code == 403 and "someone other than the draft" in own.text.lower()
+    client.cookies.clear()
+    token = sign_in(client, "admin")
     published = client.post("/console/routing/rules/1/publish", data={"csrf_token": token}, follow_redirects=False)
     assert published.status_code == 303
     assert published.headers["location"] == "/console/routing/rules?notice=rules_published"
     db.expire_all()
     in_force = service.published_rule_set(db)
-    assert in_force is not None and in_force.version == 1 and in_force.publisher_user_id == world.users["lead"].id
+    assert in_force is not None and in_force.version == 1 and in_force.publisher_user_id == world.users["admin"].id
     page = client.get(published.headers["location"]).text
     assert "Published: new cases are routed by this rule set" in page
     in_force_section = page[page.index("In force"):page.index("Drafts")]
@@ -234,7 +239,7 @@ def test_models_are_activated_and_a_refusal_is_shown_not_a_500(client: TestClien
     assert again.status_code == 409 and "Model v1 is active already" in again.text
     assert 'class="alert alert-error"' in again.text and "<h1>Topic models</h1>" in again.text
     rollback = client.post("/console/routing/models/rollback", data={"csrf_token": token})
-    assert rollback.status_code == 409 and "is the first one ever activated" in rollback.text
+    assert rollback.status_code == 409 and "replaced no model" in rollback.text
     assert client.post("/console/routing/models/9/activate", data={"csrf_token": token}).status_code == 404
     db.expire_all()
     assert registry.model_by_version(db, 1).status == "active"

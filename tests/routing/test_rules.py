@@ -35,7 +35,7 @@ def _rule(rule_id: str, when: list[dict[str, Any]], then: dict[str, Any], **extr
      "rules[0].when[0].value"),
     ([_rule("a", [{"field": "text", "op": "matches", "value": "(unclosed"}], {"team": "t2"})],
      "rules[0].when[0].value"),
-    ([_rule("a", [{"field": "text", "op": "matches", "value": "(a+)+$"}], {"team": "t2"})],
+    ([_rule("a", [{"field": "text", "op": "matches", "value": "x" * 301}], {"team": "t2"})],
      "rules[0].when[0].value"),
     ([_rule("a", [{"field": "market", "op": "under", "value": "US"}], {"team": "t2"})], "rules[0].when[0].op"),
     ([_rule("a", [{"field": "tags", "op": "eq", "value": "vip"}], {"team": "t2"})], "rules[0].when[0].op"),
@@ -104,7 +104,17 @@ def test_a_change_restarts_from_the_top_so_earlier_rules_see_it() -> None:
     assert facts.team == "payments-t2"
 
 
-def test_loop_guard_stops_rules_that_undo_each_other() -> None:
+def test_a_pattern_that_backtracks_forever_gives_up_instead_of_holding_intake() -> None:
+    parsed = rules.parse([_rule("slow", [{"field": "body", "op": "matches", "value": "(a|a)+$"}],
+                                {"add_tags": ["x"]}),
+                          _rule("after", [], {"priority": "high"})])
+    facts = _facts(body="a" * 40 + "b")  # 2**40 paths for a backtracking engine
+    outcome = rules.evaluate(parsed, facts)
+    assert [r.id for r in outcome.fired] == ["after"] and facts.tags == []
+    assert rules.evaluate(parsed, _facts(body="aaaa")).fired[0].id == "slow"  # and it still matches
+
+
+def test_loop_guard_names_rules_that_undo_each_other_and_the_rest_still_run() -> None:
     parsed = rules.parse([
         _rule("tag-vip", [{"field": "tags", "op": "missing"}], {"add_tags": ["vip"]}),
         _rule("untag-vip", [{"field": "tags", "op": "contains", "value": "vip"}], {"remove_tags": ["vip"]}),
@@ -113,10 +123,11 @@ def test_loop_guard_stops_rules_that_undo_each_other() -> None:
     ])
     facts = _facts()
     outcome = rules.evaluate(parsed, facts)
-    # tag-vip adds, untag-vip removes (back to the start: a loop); evaluation stops there.
+    # tag-vip adds, untag-vip removes (back to the start: a loop, named); each fires once, so
+    # retag adds the tag again and the rule after them still runs.
     assert outcome.loop == ["tag-vip", "untag-vip"]
-    assert [r.id for r in outcome.fired] == ["tag-vip", "untag-vip"]
-    assert facts.priority == "normal"
+    assert [r.id for r in outcome.fired] == ["tag-vip", "untag-vip", "retag", "after"]
+    assert (facts.tags, facts.priority) == (["vip"], "high")
 
 
 def test_each_rule_fires_once_even_when_its_condition_holds_again() -> None:
@@ -127,6 +138,13 @@ def test_each_rule_fires_once_even_when_its_condition_holds_again() -> None:
     facts = _facts()
     outcome = rules.evaluate(parsed, facts)
     assert [r.id for r in outcome.fired] == ["bump", "calm"] and facts.priority == "high" and not outcome.loop
+
+
+def test_outcome_says_what_each_rule_changed() -> None:
+    parsed = rules.parse([_rule("tag", [], {"add_tags": ["t"]}), _rule("route", [], {"team": "t2", "priority": "high"}),
+                          _rule("noop", [], {"priority": "high"})])
+    outcome = rules.evaluate(parsed, _facts())
+    assert [r["changed"] for r in outcome.refs] == [["tags"], ["priority", "team"], []]
 
 
 def test_versions_carry_over_unchanged_rules_and_bump_changed_ones() -> None:

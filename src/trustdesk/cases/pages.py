@@ -329,7 +329,9 @@ def _case_context(session: Session, actor: Actor, case: Case, *, compose: str, f
         "can_assign": actor.can(Perm.CASE_ASSIGN) or actor.can(Perm.CASE_REPLY),
         "is_mine": actor.agent_id is not None and case.assignee_id == actor.agent_id,
         "compose": compose if compose in ("reply", "note") else "reply", "failure": failure,
-        "routing": routed, "can_route_as": bool(queue and queue.is_triage) and actor.can(Perm.CASE_REROUTE)
+        # A vendor's staff see the routing, not the platform's rules and catalogue behind it.
+        "routing": routed, "routing_detail": actor.vendor_id is None,
+        "can_route_as": bool(queue and queue.is_triage) and actor.can(Perm.CASE_REROUTE)
         and status not in (Status.SOLVED, Status.CLOSED),
     }
 

@@ -37,14 +37,16 @@ class Notification(Base):
 
 
 def notify(session: Session, user_ids: Iterable[int], *, kind: str, title: str, body: str, now: datetime,
-           link: str | None = None, dedupe_key: str | None = None) -> int:
-    """Tell each user once; returns how many new notifications were written."""
+           link: str | None = None, dedupe_key: str | None = None, once: bool = False) -> int:
+    """Tell each user; returns how many new notifications were written. With ``dedupe_key`` a user
+    with an unread notification of that key is not told again (``once``: read or not)."""
     written = 0
     for user_id in sorted(set(user_ids)):
         if dedupe_key is not None:
-            existing = session.scalar(select(Notification).where(
-                Notification.user_id == user_id, Notification.dedupe_key == dedupe_key,
-                Notification.read_at.is_(None)))
+            query = select(Notification).where(Notification.user_id == user_id, Notification.dedupe_key == dedupe_key)
+            if not once:
+                query = query.where(Notification.read_at.is_(None))
+            existing = session.scalars(query.order_by(Notification.id.desc())).first()
             if existing is not None:
                 existing.repeats += 1
                 existing.updated_at = now

@@ -201,6 +201,11 @@ class Cause:
     lost_seconds: float = 0.0
 
 
+def rule_that_set(fired: Sequence[dict[str, Any]], what: str) -> dict[str, Any] | None:
+    """The last rule that changed ``what`` (team, topic, ...) of the case, from a decision's rules."""
+    return next((r for r in reversed(fired) if what in r.get("changed", [])), None)
+
+
 def cause_of(journey: Journey, team_key: Callable[[int | None], str],
              entry_scope: Callable[[int | None, int | None], str]) -> tuple[str, str, str]:
     """(key, kind, title) of what sent a misrouted case the wrong way."""
@@ -208,14 +213,14 @@ def cause_of(journey: Journey, team_key: Callable[[int | None], str],
     if journey.topic_corrected and d.topic_source == "classifier":
         return (f"model:{d.model_version}:{d.topic}->{journey.final_topic}", "model",
                 f"model v{d.model_version} read {journey.final_topic} as {d.topic}")
-    if d.source == DecisionSource.RULE.value and d.rules:
-        rule = d.rules[-1]  # the last rule that fired chose the team
-        return (f"rule:{rule['id']}:{rule['version']}", "rule",
-                f"rule {rule['id']} v{rule['version']} sends cases to {team_key(d.team_id)}")
-    if journey.topic_corrected and d.topic_source == "rule" and d.rules:
-        rule = d.rules[-1]
-        return (f"rule:{rule['id']}:{rule['version']}", "rule",
-                f"rule {rule['id']} v{rule['version']} sets topic {d.topic}")
+    team_rule = rule_that_set(d.rules, "team")
+    if d.source == DecisionSource.RULE.value and team_rule is not None:
+        return (f"rule:{team_rule['id']}:{team_rule['version']}", "rule",
+                f"rule {team_rule['id']} v{team_rule['version']} sends cases to {team_key(d.team_id)}")
+    topic_rule = rule_that_set(d.rules, "topic")
+    if journey.topic_corrected and d.topic_source == "rule" and topic_rule is not None:
+        return (f"rule:{topic_rule['id']}:{topic_rule['version']}", "rule",
+                f"rule {topic_rule['id']} v{topic_rule['version']} sets topic {d.topic}")
     if d.source == DecisionSource.CATALOGUE.value:
         return (f"catalogue:{d.catalogue_entry_id}:{d.catalogue_version}", "catalogue",
                 f"catalogue entry {d.catalogue_entry_id} v{d.catalogue_version} "
@@ -240,6 +245,7 @@ class Proposal:
     examples: list[str]
     replayed: bool = True
     target: dict[str, Any] = field(default_factory=dict)
+    cases: frozenset[int] = frozenset()  # the cases it fixes (for one change per group of cases)
 
     @property
     def net(self) -> int:
@@ -251,15 +257,33 @@ class Proposal:
                 "target": self.target}
 
 
-def _reassign(group: Sequence[Journey]) -> tuple[int | None, int, int, list[str]] | None:
-    """The team that, given to every case of ``group``, fixes the most: (team, fixed, broken, examples)."""
-    best: tuple[int | None, int, int, list[str]] | None = None
+@dataclass(frozen=True)
+class Replay:
+    fixed: list[Journey]
+    broken: int
+
+    @property
+    def net(self) -> int:
+        return len(self.fixed) - self.broken
+
+    @property
+    def examples(self) -> list[str]:
+        return [j.reference for j in self.fixed[:EXAMPLES]]
+
+    @property
+    def cases(self) -> frozenset[int]:
+        return frozenset(j.case_id for j in self.fixed)
+
+
+def _reassign(group: Sequence[Journey]) -> tuple[int | None, Replay] | None:
+    """The team that, given to every case of ``group``, fixes the most cases net of those it breaks."""
+    best: tuple[int | None, Replay] | None = None
     for team, _ in Counter(j.final_team for j in group).most_common():
-        fixed = [j for j in group if j.final_team == team and j.first_team != team]
-        broken = [j for j in group if j.first_team == j.final_team and j.final_team != team and not j.topic_corrected]
-        if len(fixed) - len(broken) > 0 and len(fixed) >= MIN_CASES and (best is None or
-                                                                         len(fixed) - len(broken) > best[1] - best[2]):
-            best = (team, len(fixed), len(broken), [j.reference for j in fixed[:EXAMPLES]])
+        replay = Replay(fixed=[j for j in group if j.final_team == team and j.first_team != team],
+                        broken=sum(1 for j in group if j.first_team == j.final_team and j.final_team != team
+                                   and not j.topic_corrected))
+        if replay.net > 0 and len(replay.fixed) >= MIN_CASES and (best is None or replay.net > best[1].net):
+            best = (team, replay)
     return best
 
 
@@ -276,39 +300,41 @@ def recovery_plan(session: Session, items: Sequence[Journey], *, settings: Setti
         best = _reassign(group)
         if best is None:
             continue
-        team, fixed, broken, examples = best
+        team, replay = best
         entries = Counter((j.decision.catalogue_entry_id, j.decision.catalogue_version) for j in group)
         (entry_id, version), _ = entries.most_common(1)[0]
         plan.append(Proposal(
             kind="catalogue", title=f"Give {topic or 'cases without a topic'} in {market} to {team_key(team)}",
             detail=f"catalogue entry {entry_id} v{version} sends them to {team_key(group[0].first_team)}; "
                    f"propose an entry for topic {topic or '(any)'} in {market} owned by {team_key(team)}",
-            fixed=fixed, broken=broken, examples=examples,
+            fixed=len(replay.fixed), broken=replay.broken, examples=replay.examples, cases=replay.cases,
             target={"topic": topic, "market": market, "team": team_key(team), "entry_id": entry_id}))
     # Rules: the rule's team, where its cases really end; or the catalogue's answer without it.
     by_rule: dict[tuple[str, int], list[Journey]] = defaultdict(list)
     for j in routed:
-        if j.decision.source == DecisionSource.RULE.value and j.decision.rules and not j.topic_corrected:
-            rule = j.decision.rules[-1]
+        rule = rule_that_set(j.decision.rules, "team")
+        if j.decision.source == DecisionSource.RULE.value and rule is not None and not j.topic_corrected:
             by_rule[(rule["id"], int(rule["version"]))].append(j)
     for (rule_id, version), group in by_rule.items():
         best = _reassign(group)
         if best is not None:
-            team, fixed, broken, examples = best
+            team, replay = best
             plan.append(Proposal(kind="rule", title=f"Rule {rule_id}: send to {team_key(team)}",
                                  detail=f"rule {rule_id} v{version} sends {len(group)} cases to "
-                                        f"{team_key(group[0].first_team)}; {fixed} ended at {team_key(team)}",
-                                 fixed=fixed, broken=broken, examples=examples,
+                                        f"{team_key(group[0].first_team)}; {len(replay.fixed)} ended at "
+                                        f"{team_key(team)}",
+                                 fixed=len(replay.fixed), broken=replay.broken, examples=replay.examples,
+                                 cases=replay.cases,
                                  target={"rule": rule_id, "version": version, "team": team_key(team)}))
             continue
-        replayed = _replay_without_rule(session, group, markets)
-        if replayed is not None:
-            fixed, broken, examples = replayed
+        without = _replay_without_rule(session, group, markets)
+        if without is not None:
             plan.append(Proposal(kind="rule", title=f"Retire rule {rule_id}",
                                  detail=f"without rule {rule_id} v{version} the service catalogue would have sent "
-                                        f"{fixed} of its misrouted cases to the team that finally took them",
-                                 fixed=fixed, broken=broken, examples=examples,
-                                 target={"rule": rule_id, "version": version, "retire": True}))
+                                        f"{len(without.fixed)} of its misrouted cases to the team that finally "
+                                        "took them",
+                                 fixed=len(without.fixed), broken=without.broken, examples=without.examples,
+                                 cases=without.cases, target={"rule": rule_id, "version": version, "retire": True}))
     # New rules: a market's cases in one language (or from one channel) that all end at one team.
     for attribute in ("language", "channel", "party_kind"):
         groups: dict[tuple[str, str], list[Journey]] = defaultdict(list)
@@ -320,12 +346,13 @@ def recovery_plan(session: Session, items: Sequence[Journey], *, settings: Setti
             best = _reassign(group)
             if best is None:
                 continue
-            team, fixed, broken, examples = best
+            team, replay = best
             plan.append(Proposal(
                 kind="new_rule", title=f"Rule: {attribute.replace('_', ' ')} {value} in {market} → {team_key(team)}",
-                detail=f"{fixed} of {len(group)} {value} cases in {market} were rerouted to {team_key(team)}; "
-                       f"a rule on market = {market} and {attribute} = {value} sends them there first",
-                fixed=fixed, broken=broken, examples=examples,
+                detail=f"{len(replay.fixed)} of {len(group)} {value} cases in {market} were rerouted to "
+                       f"{team_key(team)}; a rule on market = {market} and {attribute} = {value} sends them there "
+                       "first",
+                fixed=len(replay.fixed), broken=replay.broken, examples=replay.examples, cases=replay.cases,
                 target={"when": [{"field": "market", "op": "eq", "value": market},
                                  {"field": attribute, "op": "eq", "value": value}],
                         "then": {"team": team_key(team)}}))
@@ -334,18 +361,19 @@ def recovery_plan(session: Session, items: Sequence[Journey], *, settings: Setti
     # One change per group of cases: when two proposals fix the same cases, the stronger one stays.
     plan.sort(key=lambda p: (-p.net, -p.fixed, p.kind, p.title))
     kept: list[Proposal] = []
-    claimed: set[str] = set()
+    claimed: set[int] = set()
     for proposal in plan:
-        if proposal.replayed and proposal.examples and set(proposal.examples) <= claimed:
+        if proposal.cases and proposal.cases <= claimed:
             continue
-        claimed.update(proposal.examples)
+        claimed.update(proposal.cases)
         kept.append(proposal)
     return kept
 
 
 def _replay_without_rule(session: Session, group: Sequence[Journey], markets: dict[str, Market],
-                         ) -> tuple[int, int, list[str]] | None:
-    fixed, broken, examples = 0, 0, []
+                         ) -> Replay | None:
+    fixed: list[Journey] = []
+    broken = 0
     for j in group:
         market = markets.get(j.market)
         if market is None:
@@ -357,13 +385,13 @@ def _replay_without_rule(session: Session, group: Sequence[Journey], markets: di
             owner = None
         team = owner.team_id if owner else None
         if team == j.final_team and j.first_team != j.final_team:
-            fixed += 1
-            examples.append(j.reference)
+            fixed.append(j)
         elif j.first_team == j.final_team and team != j.final_team:
             broken += 1
-    if fixed - broken <= 0 or fixed < MIN_CASES:
+    replay = Replay(fixed=fixed, broken=broken)
+    if replay.net <= 0 or len(fixed) < MIN_CASES:
         return None
-    return fixed, broken, examples[:EXAMPLES]
+    return replay
 
 
 def _threshold_proposals(routed: Sequence[Journey], markets: dict[str, Market]) -> list[Proposal]:
@@ -375,23 +403,24 @@ def _threshold_proposals(routed: Sequence[Journey], markets: dict[str, Market]) 
             by_market[j.market].append(j)
     for market, group in by_market.items():
         current = group[-1].decision.threshold or 0.0
-        best: tuple[float, int, int, list[str]] | None = None
+        best: tuple[float, Replay] | None = None
         for candidate in sorted({j.decision.confidence for j in group if j.decision.confidence is not None}):
             new = round(candidate + 0.005, 3)  # just above this confidence: cases at or below go to triage
             if new <= current or new > 1:
                 continue
-            caught = [j for j in group if (j.decision.confidence or 0) < new and j.misrouted]
-            cost = [j for j in group if (j.decision.confidence or 0) < new and not j.misrouted]
-            if len(caught) - len(cost) > 0 and len(caught) >= MIN_CASES and (
-                    best is None or len(caught) - len(cost) > best[1] - best[2]):
-                best = (new, len(caught), len(cost), [j.reference for j in caught[:EXAMPLES]])
+            replay = Replay(fixed=[j for j in group if (j.decision.confidence or 0) < new and j.misrouted],
+                            broken=sum(1 for j in group if (j.decision.confidence or 0) < new and not j.misrouted))
+            if replay.net > 0 and len(replay.fixed) >= MIN_CASES and (best is None or replay.net > best[1].net):
+                best = (new, replay)
         if best is not None:
-            threshold, fixed, broken, examples = best
+            threshold, replay = best
             out.append(Proposal(
                 kind="threshold", title=f"Raise {market}'s routing threshold to {threshold:.0%}",
-                detail=f"from {current:.0%}: {fixed} misrouted cases would have gone to triage for a person to "
-                       f"route, and {broken} correctly routed ones would have waited in triage as well",
-                fixed=fixed, broken=broken, examples=examples, target={"market": market, "threshold": threshold}))
+                detail=f"from {current:.0%}: {len(replay.fixed)} misrouted cases would have gone to triage for a "
+                       f"person to route, and {replay.broken} correctly routed ones would have waited in triage "
+                       "as well",
+                fixed=len(replay.fixed), broken=replay.broken, examples=replay.examples, cases=replay.cases,
+                target={"market": market, "threshold": threshold}))
     return out
 
 
@@ -412,26 +441,33 @@ def _retrain_proposals(session: Session, routed: Sequence[Journey], *, settings:
             classifier = registry.load(candidate, settings=settings)
         except registry.ModelUnavailable:
             classifier = None
-    texts = repository.case_texts_by_id(session, [j.case_id for g in confused.values() for j in g])
+    if classifier is not None and candidate is not None:
+        # Replay the swap over every case the model routed: the corrections it now reads right, and the
+        # cases the old model read right that it would now read wrong. It learnt from the corrections,
+        # so its figure is an upper bound until it meets new cases.
+        read = [j for j in routed if j.decision.topic_source == "classifier"]
+        texts = repository.case_texts_by_id(session, [j.case_id for j in read])
+        guesses = classifier.predict([texts.get(j.case_id, "") for j in read])
+        fixed = [j for j, p in zip(read, guesses, strict=True) if j.topic_corrected and p.label == j.final_topic]
+        broken = sum(1 for j, p in zip(read, guesses, strict=True)
+                     if not j.topic_corrected and p.label != j.decision.topic)
+        top = sorted(confused.items(), key=lambda kv: -len(kv[1]))[:3]
+        pairs = "; ".join(f"{final} read as {predicted} ({len(group)})" for (predicted, final), group in top)
+        return [Proposal(kind="retrain", title=f"Activate model v{candidate.version}",
+                         detail=f"the model in use confused {pairs}; v{candidate.version} was trained with the "
+                                "corrections (an upper bound: it learnt from these cases)",
+                         fixed=len(fixed), broken=broken, examples=[j.reference for j in fixed[:EXAMPLES]],
+                         cases=frozenset(j.case_id for j in fixed), target={"model": candidate.version})]
     out = []
     for (predicted, final), group in sorted(confused.items(), key=lambda kv: -len(kv[1])):
         if len(group) < MIN_CASES:
             continue
-        if classifier is not None and candidate is not None:
-            guesses = classifier.predict([texts[j.case_id] for j in group])
-            fixed = [j for j, p in zip(group, guesses, strict=True) if p.label == final]
-            detail = (f"model v{candidate.version} (trained on the corrections) reads {len(fixed)} of these "
-                      f"{len(group)} cases as {final}; activate it")
-            out.append(Proposal(kind="retrain", title=f"Retrain: {predicted} taken for {final}", detail=detail,
-                                fixed=len(fixed), broken=0, examples=[j.reference for j in fixed[:EXAMPLES]],
-                                target={"topic": final, "confused_with": predicted, "model": candidate.version}))
-        else:
-            out.append(Proposal(
-                kind="retrain", title=f"Retrain: {predicted} taken for {final}",
-                detail=f"{len(group)} cases corrected from {predicted} to {final} join the next training set; "
-                       "run `trustdesk routing train` and this report replays them with the new model",
-                fixed=len(group), broken=0, examples=[j.reference for j in group[:EXAMPLES]], replayed=False,
-                target={"topic": final, "confused_with": predicted}))
+        out.append(Proposal(
+            kind="retrain", title=f"Retrain: {predicted} taken for {final}",
+            detail=f"{len(group)} cases corrected from {predicted} to {final} join the next training set; "
+                   "run `trustdesk routing train` and this report replays them with the new model",
+            fixed=len(group), broken=0, examples=[j.reference for j in group[:EXAMPLES]], replayed=False,
+            cases=frozenset(j.case_id for j in group), target={"topic": final, "confused_with": predicted}))
     return out
 
 

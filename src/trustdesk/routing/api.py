@@ -44,7 +44,8 @@ Anyone = Annotated[Actor, Depends(Requires(Perm.SELF))]
 def case_routing(case_id: Annotated[int, Path(ge=1, le=MAX_ID)], session: SessionDep,
                  actor: CaseReader) -> DecisionOut:
     case = case_for(session, actor, case_id, permission=Perm.CASE_READ)
-    return views.decision_out(session, service.decision_for_case(session, case.id))
+    return views.decision_out(session, service.decision_for_case(session, case.id),
+                              redact=actor.vendor_id is not None)
 
 
 # ---------------------------------------------------------------- rules

@@ -17,7 +17,8 @@ from trustdesk.routing import analysis, registry
 
 
 def check_drift(session: Session, *, now: datetime) -> dict[str, object] | None:
-    """Compare the last complete week (to today's midnight UTC) with the four before; alert once per week."""
+    """Compare the last seven days (to today's midnight UTC) with the four weeks before; alert once per
+    calendar week, read or not: a rise that lasts is one alert, not seven."""
     until = now.replace(hour=0, minute=0, second=0, microsecond=0)
     weeks = analysis.weekly_rates(
         analysis.journeys(session, since=until - timedelta(days=7 * (analysis.DRIFT_WEEKS + 1)), until=until),
@@ -25,13 +26,14 @@ def check_drift(session: Session, *, now: datetime) -> dict[str, object] | None:
     found = analysis.drift(weeks)
     if found is None or not found["alert"]:
         return found
-    week_from = found["week_from"]
+    week_to = found["week_to"]
+    assert isinstance(week_to, datetime)
     notify(session, holders_of(session, Perm.ROUTING_ADMIN), kind="routing.drift", now=now,
            title=f"Misroute rate rose to {found['week_rate']:.1%} in the week to {until:%Y-%m-%d}",
            body=(f"Against {found['baseline_rate']:.1%} over the {analysis.DRIFT_WEEKS} weeks before "
                  f"(z = {found['z']}, p = {found['p_value']:.2g}). The routing report ranks the causes and proposes "
                  "the changes that would have fixed the most cases."),
-           link="/console/routing?days=7", dedupe_key=f"routing.drift:{week_from:%Y-%m-%d}")
+           link="/console/routing?days=7", dedupe_key=f"routing.drift:{week_to:%G-W%V}", once=True)
     return found
 
 

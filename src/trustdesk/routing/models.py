@@ -7,7 +7,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import ForeignKey, Index, String, Text
+from sqlalchemy import ForeignKey, Index, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from trustdesk.core.db import Base, JSONType
@@ -23,6 +23,9 @@ class RuleSet(Base):
     """One version of the ordered routing rules, stored as data (see ``routing.rules``)."""
 
     __tablename__ = "routing_rule_sets"
+    # At most one set in force, whatever two publishers do at once.
+    __table_args__ = (Index("uq_routing_rule_sets_one_published", "status", unique=True,
+                            sqlite_where=text("status = 'published'"), postgresql_where=text("status = 'published'")),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     version: Mapped[int] = mapped_column(unique=True)
@@ -47,6 +50,8 @@ class RoutingModel(Base):
     """A trained topic classifier: the artifact file (checked by sha256 on load) and its evaluation."""
 
     __tablename__ = "routing_models"
+    __table_args__ = (Index("uq_routing_models_one_active", "status", unique=True,
+                            sqlite_where=text("status = 'active'"), postgresql_where=text("status = 'active'")),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     version: Mapped[int] = mapped_column(unique=True)
@@ -64,6 +69,8 @@ class RoutingModel(Base):
     trained_at: Mapped[datetime]
     activated_at: Mapped[datetime | None]
     retired_at: Mapped[datetime | None]
+    # The model this one replaced when it was activated (not by a rollback): what rollback returns to.
+    replaced_model_id: Mapped[int | None] = mapped_column(ForeignKey("routing_models.id", ondelete="SET NULL"))
 
 
 class DecisionSource(StrEnum):

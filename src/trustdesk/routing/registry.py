@@ -117,6 +117,7 @@ def train(session: Session, *, settings: Settings, now: datetime, trained_by: st
             "holdout_accuracy": round(float(np.mean([a == b for a, b in zip(labels, truth, strict=True)])), 4),
             "holdout_macro_f1": round(float(f1_score(truth, labels, average="macro", zero_division=0)), 4),
         }
+        metrics |= _against_active(session, scored, labels, data, settings=settings)
     classifier = TopicClassifier(params, embedder)
     oof = classifier.fit(case_texts, data.labels, embeddings=vectors)
     classifier.threshold = precision_threshold(oof, precision=ROUTED_PRECISION) if oof is not None else 0.0
@@ -171,7 +172,8 @@ def model_by_version(session: Session, version: int) -> RoutingModel:
     return model
 
 
-def activate(session: Session, model: RoutingModel, *, settings: Settings, now: datetime) -> RoutingModel:
+def activate(session: Session, model: RoutingModel, *, settings: Settings, now: datetime,
+             rolling_back: bool = False) -> RoutingModel:
     """Route with ``model`` from now on; the model in use before is retired (and can come back)."""
     if model.status == ModelStatus.ACTIVE.value:
         raise Conflict(f"model v{model.version} is active already", field="version")
@@ -179,11 +181,13 @@ def activate(session: Session, model: RoutingModel, *, settings: Settings, now: 
         load(model, settings=settings, fresh=True)
     except ModelUnavailable as exc:
         raise Conflict(str(exc), field="version") from exc
-    current = repository.active_model(session)
+    current = repository.active_model(session, for_update=True)
     if current is not None:
         current.status = ModelStatus.RETIRED.value
         current.retired_at = now
         session.flush()
+    if not rolling_back:  # a rollback keeps the history of what replaced what, so the next goes further back
+        model.replaced_model_id = current.id if current is not None else None
     model.status = ModelStatus.ACTIVE.value
     model.activated_at = now
     model.retired_at = None
@@ -192,16 +196,14 @@ def activate(session: Session, model: RoutingModel, *, settings: Settings, now: 
 
 
 def rollback(session: Session, *, settings: Settings, now: datetime) -> RoutingModel:
-    """Re-activate the model that was active before the current one."""
+    """Re-activate the model the current one replaced (again: the one before that, and so on)."""
     current = repository.active_model(session)
     if current is None:
         raise Conflict("no model is active, so there is nothing to roll back", field="version")
-    earlier = [m for m in repository.models(session)
-               if m.activated_at is not None and m.id != current.id and m.activated_at <= (current.activated_at or now)]
-    if not earlier:
-        raise Conflict(f"model v{current.version} is the first one ever activated", field="version")
-    previous = max(earlier, key=lambda m: (m.activated_at or now, m.version))
-    return activate(session, previous, settings=settings, now=now)
+    previous = session.get(RoutingModel, current.replaced_model_id) if current.replaced_model_id else None
+    if previous is None:
+        raise Conflict(f"model v{current.version} replaced no model", field="version")
+    return activate(session, previous, settings=settings, now=now, rolling_back=True)
 
 
 def deactivate(session: Session, *, now: datetime) -> RoutingModel:
@@ -285,33 +287,36 @@ def retrain(session: Session, *, settings: Settings, now: datetime) -> RoutingMo
     except Conflict as exc:
         log.info("routing retrain skipped: %s", exc.detail)
         return None
-    current = repository.active_model(session)
     if not settings.routing_auto_activate:
         return model
-    if current is not None:
-        ours = model.metrics.get("holdout_accuracy")
-        theirs = _holdout_accuracy(session, current, model, settings=settings)
-        if ours is None or (theirs is not None and ours < theirs):
-            model.metrics = model.metrics | {"not_activated": f"held-out accuracy {ours} below the active "
-                                                              f"model's {theirs}"}
-            return model
-        model.metrics = model.metrics | {"active_model_holdout_accuracy": theirs}
+    ours, theirs = model.metrics.get("compared_accuracy"), model.metrics.get("active_model_accuracy")
+    if repository.active_model(session) is not None and (ours is None or (theirs is not None and ours < theirs)):
+        model.metrics = model.metrics | {"not_activated": f"accuracy {ours} on the compared cases, below the "
+                                                          f"active model's {theirs}"}
+        return model
     activate(session, model, settings=settings, now=now)
     return model
 
 
-def _holdout_accuracy(session: Session, current: RoutingModel, new: RoutingModel, *,
-                      settings: Settings) -> float | None:
+def _against_active(session: Session, scored: list[int], predicted: list[str], data: TrainingSet, *,
+                    settings: Settings) -> dict[str, Any]:
+    """The new model's held-out reading against the active model's on the same cases, preferring
+    cases newer than anything the active model learnt from (it has seen the older ones)."""
+    current = repository.active_model(session)
+    if current is None:
+        return {}
     try:
         classifier = load(current, settings=settings)
     except ModelUnavailable:
-        return None
-    assert new.data_from is not None and new.data_to is not None
-    data = training_set(session, since=new.data_from, until=new.data_to, min_examples=settings.routing_min_examples,
-                        max_per_topic=settings.routing_max_per_topic)
-    split = int(len(data.texts) * (1 - HOLDOUT_SHARE))
-    held = list(range(split, len(data.texts)))
-    if not held:
-        return None
-    predicted = classifier.predict([data.texts[i] for i in held])
-    return round(float(np.mean([p.label == data.labels[i] for p, i in zip(predicted, held, strict=True)])), 4)
+        return {}
+    ours = dict(zip(scored, predicted, strict=True))
+    newer = [i for i in scored if current.data_to is None or data.created[i] >= current.data_to]
+    compare = newer if len(newer) >= MIN_CASES else scored
+    theirs = classifier.predict([data.texts[i] for i in compare])
+    return {
+        "compared_on": len(compare), "compared_newer_than_active": compare is newer,
+        "compared_accuracy": round(float(np.mean([ours[i] == data.labels[i] for i in compare])), 4),
+        "active_model_accuracy": round(float(np.mean([p.label == data.labels[i]
+                                                      for p, i in zip(theirs, compare, strict=True)])), 4),
+        "active_model_version": current.version,
+    }

@@ -12,6 +12,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from trustdesk.cases.models import AuthorType, Case, Message, Party
+from trustdesk.core.db import is_postgres
 from trustdesk.core.events import CaseEvent
 from trustdesk.directory.models import Market
 from trustdesk.routing.models import ModelStatus, RoutingDecision, RoutingModel, RuleSet, RuleSetStatus
@@ -20,8 +21,9 @@ _PUBLISHED = select(RuleSet).where(RuleSet.status == RuleSetStatus.PUBLISHED.val
 _ACTIVE = select(RoutingModel).where(RoutingModel.status == ModelStatus.ACTIVE.value)
 
 
-def published_rule_set(session: Session) -> RuleSet | None:
-    return session.scalar(_PUBLISHED)
+def published_rule_set(session: Session, *, for_update: bool = False) -> RuleSet | None:
+    """The set in force; ``for_update`` locks it (PostgreSQL) so two publications queue up."""
+    return session.scalar(_PUBLISHED.with_for_update() if for_update and is_postgres(session) else _PUBLISHED)
 
 
 def rule_set_by_version(session: Session, version: int) -> RuleSet | None:
@@ -36,8 +38,8 @@ def next_rule_set_version(session: Session) -> int:
     return int(session.scalar(select(func.max(RuleSet.version))) or 0) + 1
 
 
-def active_model(session: Session) -> RoutingModel | None:
-    return session.scalar(_ACTIVE)
+def active_model(session: Session, *, for_update: bool = False) -> RoutingModel | None:
+    return session.scalar(_ACTIVE.with_for_update() if for_update and is_postgres(session) else _ACTIVE)
 
 
 def model_by_version(session: Session, version: int) -> RoutingModel | None:
@@ -137,6 +139,16 @@ def case_facts(session: Session, case_ids: Sequence[int]) -> dict[int, CaseFacts
         for case_id, reference, created_at, market, channel, kind, language, topic in session.execute(query):
             out[case_id] = CaseFacts(reference=reference or str(case_id), created_at=created_at, market=market,
                                      channel=channel, party_kind=kind, language=language, topic=topic)
+    return out
+
+
+def custom_fields_of(session: Session, case_ids: Sequence[int]) -> dict[int, dict[str, Any]]:
+    out: dict[int, dict[str, Any]] = {}
+    ids = sorted(set(case_ids))
+    for start in range(0, len(ids), 900):
+        for case_id, fields in session.execute(select(Case.id, Case.custom_fields)
+                                               .where(Case.id.in_(ids[start:start + 900]))):
+            out[case_id] = dict(fields or {})
     return out
 
 

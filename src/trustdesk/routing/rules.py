@@ -22,19 +22,28 @@ for numbers. Actions: ``topic``, ``team``, ``priority``, ``add_tags``, ``remove_
 
 **Loop guard.** A rule that changes the topic, priority or tags makes evaluation start again
 from the top, so an earlier rule can react to it (a rule may set a topic another rule routes).
-Each rule fires at most once per case, and when a change brings the case back to a state it
-was already in (rules undoing each other) evaluation stops there and the decision says which
-rules were caught in the loop.
+Each rule fires at most once per case, so evaluation always ends; when a change brings the
+case back to a state it was already in (rules undoing each other) the decision names the rules
+caught in the loop, and the rules after them still run.
+
+**Patterns** run with the third-party ``regex`` engine and a time limit per match: a pattern
+that backtracks catastrophically on some text does not match it (and is logged), instead of
+holding up intake.
 """
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import regex
+
 from trustdesk.core.errors import Invalid
+
+log = logging.getLogger(__name__)
 
 RULE_ID = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 TEXT_FIELDS = frozenset({"subject", "body", "text"})
@@ -50,9 +59,8 @@ PRIORITIES = ("low", "normal", "high", "urgent")
 MAX_RULES = 500
 MAX_CONDITIONS = 50
 MAX_PATTERN = 300
-MAX_TEXT = 20_000  # text beyond this is not searched (bounded matching time)
-# A group that repeats and holds a repetition itself, e.g. (a+)+ or (\w*)*: catastrophic backtracking.
-_NESTED_QUANTIFIER = re.compile(r"\((?:[^()\\]|\\.)*[+*}](?:[^()\\]|\\.)*\)[+*{]")
+MAX_TEXT = 20_000  # text beyond this is not searched
+MATCH_SECONDS = 0.05  # per pattern and text: past this the pattern does not match
 
 
 @dataclass(frozen=True)
@@ -60,7 +68,7 @@ class Condition:
     field: str
     op: str
     value: Any = None
-    pattern: re.Pattern[str] | None = None
+    pattern: regex.Pattern[str] | None = None
     any_of: tuple[Condition, ...] = ()  # an "any" group: the other attributes are unused
 
 
@@ -104,10 +112,11 @@ class Outcome:
     fired: list[Rule]
     stopped_by: str | None = None
     loop: list[str] = field(default_factory=list)  # rule ids caught undoing each other
+    changed: dict[str, list[str]] = field(default_factory=dict)  # rule id -> what it changed
 
     @property
     def refs(self) -> list[dict[str, Any]]:
-        return [rule.ref() for rule in self.fired]
+        return [rule.ref() | {"changed": self.changed.get(rule.id, [])} for rule in self.fired]
 
 
 # ---------------------------------------------------------------- parsing and validation
@@ -216,15 +225,12 @@ def _condition(raw: Any, where: str, *, depth: int) -> Condition:
     return Condition(field=name, op=op, value=value)
 
 
-def _compile(pattern: str, where: str) -> re.Pattern[str]:
+def _compile(pattern: str, where: str) -> regex.Pattern[str]:
     if len(pattern) > MAX_PATTERN:
         raise Invalid(f"a pattern holds at most {MAX_PATTERN} characters", field=where)
-    if _NESTED_QUANTIFIER.search(pattern):
-        raise Invalid("nested repetition such as (a+)+ can take exponential time; rewrite the pattern",
-                      field=where)
     try:
-        return re.compile(pattern, re.IGNORECASE)
-    except re.error as exc:
+        return regex.compile(pattern, regex.IGNORECASE | regex.VERSION0)
+    except regex.error as exc:
         raise Invalid(f"not a valid regular expression: {exc}", field=where) from exc
 
 
@@ -333,7 +339,11 @@ def holds(condition: Condition, facts: Facts) -> bool:
         return number is not None and _COMPARE[op](number, float(expected))
     if op == "matches":
         assert condition.pattern is not None
-        return condition.pattern.search(str(value)[:MAX_TEXT]) is not None
+        try:
+            return condition.pattern.search(str(value)[:MAX_TEXT], timeout=MATCH_SECONDS) is not None
+        except TimeoutError:
+            log.warning("routing rule pattern %r gave up after %.2f s", condition.pattern.pattern, MATCH_SECONDS)
+            return False
     if op == "under":
         return str(value) == expected or str(value).startswith(f"{expected}.")
     if op in ("contains", "not_contains"):
@@ -375,13 +385,14 @@ def evaluate(rules: Sequence[Rule], facts: Facts) -> Outcome:
             fired.add(rule.id)
             outcome.fired.append(rule)
             after = facts.state()
+            outcome.changed[rule.id] = [name for name, old, new in zip(
+                ("topic", "priority", "tags", "team"), before, after, strict=True) if old != new]
             if rule.stop:
                 outcome.stopped_by = rule.id
                 return outcome
-            if after != before and after in seen:
+            if after != before and after in seen and not outcome.loop:
                 first = seen.index(after)
                 outcome.loop = [r.id for r in outcome.fired[first:]]
-                return outcome
             seen.append(after)
             # A change that later conditions may read (not the team alone) restarts from the top.
             if after[:3] != before[:3]:

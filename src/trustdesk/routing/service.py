@@ -26,7 +26,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from trustdesk.core.errors import Conflict, Invalid, NotFound
+from trustdesk.core.errors import Conflict, Forbidden, Invalid, NotFound
 from trustdesk.core.events import EventActor, record_case_event
 from trustdesk.core.identity import Actor
 from trustdesk.core.notifications import holders_of, notify
@@ -279,7 +279,7 @@ def _tell_catalogue_owners(session: Session, topic: str | None, arrival: Arrival
                  "catalogue entry. Add an entry so such cases reach their owner; until then they go to the "
                  "queue intake settings or triage."),
            link=f"/console/catalogue?market={market.code}" + (f"&topic={topic}" if topic else ""),
-           dedupe_key=f"catalogue.gap:{market.code}:{topic or '-'}:{arrival.channel}:{arrival.party_kind}", now=now)
+           dedupe_key=f"catalogue.gap:{market.code}:{arrival.channel}:{arrival.party_kind}", now=now)
 
 
 def record(session: Session, case_id: int, result: Route, *, actor: EventActor, now: datetime) -> RoutingDecision:
@@ -377,10 +377,21 @@ def _check_references(session: Session, parsed: Sequence[rules.Rule]) -> None:
             catalogue.topic_by_key(session, key, field=where)
 
 
+def _latest_versions(session: Session) -> list[rules.Rule]:
+    """Each rule id's newest version in any rule set ever saved: a new behaviour for an id takes the
+    next number after it, so "rule x v3" names one behaviour for good, even if x was deleted between."""
+    newest: dict[str, dict[str, Any]] = {}
+    for rule_set in repository.rule_sets(session):
+        for item in rule_set.rules:
+            known = newest.get(item["id"])
+            if known is None or int(item.get("version", 1)) > int(known.get("version", 1)):
+                newest[item["id"]] = item
+    return rules.load(list(newest.values()))
+
+
 def save_draft(session: Session, raw: Any, *, author: Actor, now: datetime, note: str | None = None) -> RuleSet:
     """Store a new draft version of the whole rule set (validated, references checked)."""
-    published = repository.published_rule_set(session)
-    parsed = rules.parse(raw, previous=rules.load(published.rules) if published else ())
+    parsed = rules.parse(raw, previous=_latest_versions(session))
     _check_references(session, parsed)
     rule_set = RuleSet(version=repository.next_rule_set_version(session), status=RuleSetStatus.DRAFT.value,
                        rules=[rules.dump(r) for r in parsed], note=note, author_user_id=author.user_id or None,
@@ -398,18 +409,18 @@ def rule_set_by_version(session: Session, version: int) -> RuleSet:
 
 
 def publish(session: Session, rule_set: RuleSet, *, publisher: Actor, now: datetime) -> RuleSet:
-    """Route with this draft from now on. Versions of unchanged rules carry over from the set in force."""
+    """Route with this draft from now on. Someone other than its author publishes it (rules can
+    override the catalogue, whose changes need a second person too)."""
     if rule_set.status != RuleSetStatus.DRAFT.value:
         raise Conflict(f"rule set v{rule_set.version} is {rule_set.status}; only a draft can be published",
                        field="version")
-    current = repository.published_rule_set(session)
-    parsed = rules.parse([{k: v for k, v in r.items() if k != "version"} for r in rule_set.rules],
-                         previous=rules.load(current.rules) if current else ())
-    _check_references(session, parsed)
+    if rule_set.author_user_id is not None and rule_set.author_user_id == publisher.user_id:
+        raise Forbidden("someone other than the draft's author must publish it")
+    _check_references(session, rules.load(rule_set.rules))
+    current = repository.published_rule_set(session, for_update=True)
     if current is not None:
         current.status, current.retired_at = RuleSetStatus.RETIRED.value, now
         session.flush()
-    rule_set.rules = [rules.dump(r) for r in parsed]
     rule_set.status, rule_set.published_at, rule_set.publisher_user_id = (RuleSetStatus.PUBLISHED.value, now,
                                                                           publisher.user_id or None)
     session.flush()

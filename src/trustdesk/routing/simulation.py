@@ -50,6 +50,8 @@ def simulate(session: Session, draft: RuleSet, *, days: int, now: datetime, sett
     items = [j for j in analysis.journeys(session, since=now - timedelta(days=days), until=now)
              if j.decision.source != DecisionSource.EXPLICIT.value][-MAX_CASES:]
     texts = repository.case_texts_by_id(session, [j.case_id for j in items])
+    # The case's custom fields now (an agent may have filled more in since it arrived).
+    fields = repository.custom_fields_of(session, [j.case_id for j in items])
     markets = {m.code: m for m in directory.list_markets(session)}
     teams = {t.key: t.id for t in directory.list_teams(session)}
     team_keys = {v: k for k, v in teams.items()}
@@ -73,7 +75,8 @@ def simulate(session: Session, draft: RuleSet, *, days: int, now: datetime, sett
         market = markets[j.market]
         facts = rules.Facts(channel=j.channel, market=j.market, region=market.region, language=j.language,
                             party_kind=j.party_kind, subject=subject, body=body, topic=d.inputs.get("topic"),
-                            priority=d.inputs.get("priority", d.priority), tags=list(d.inputs.get("tags", [])))
+                            priority=d.inputs.get("priority", d.priority), tags=list(d.inputs.get("tags", [])),
+                            custom_fields=fields.get(j.case_id, {}))
         outcome = rules.evaluate(rule_set, facts)
         team: int | None = teams.get(facts.team) if facts.team else None
         topic = facts.topic

@@ -38,11 +38,16 @@ def upgrade() -> None:
     sa.Column('trained_at', trustdesk.core.db.UTCDateTime(timezone=True), nullable=False),
     sa.Column('activated_at', trustdesk.core.db.UTCDateTime(timezone=True), nullable=True),
     sa.Column('retired_at', trustdesk.core.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('replaced_model_id', sa.Integer(), nullable=True),
+    sa.ForeignKeyConstraint(['replaced_model_id'], ['routing_models.id'],
+                            name=op.f('fk_routing_models_replaced_model_id_routing_models'), ondelete='SET NULL'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_routing_models')),
     sa.UniqueConstraint('version', name=op.f('uq_routing_models_version'))
     )
     with op.batch_alter_table('routing_models', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_routing_models_status'), ['status'], unique=False)
+        batch_op.create_index('uq_routing_models_one_active', ['status'], unique=True,
+                              sqlite_where=sa.text("status = 'active'"), postgresql_where=sa.text("status = 'active'"))
 
     op.create_table('notifications',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -80,6 +85,9 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('routing_rule_sets', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_routing_rule_sets_status'), ['status'], unique=False)
+        batch_op.create_index('uq_routing_rule_sets_one_published', ['status'], unique=True,
+                              sqlite_where=sa.text("status = 'published'"),
+                              postgresql_where=sa.text("status = 'published'"))
 
     op.create_table('routing_decisions',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -127,6 +135,7 @@ def downgrade() -> None:
 
     op.drop_table('routing_decisions')
     with op.batch_alter_table('routing_rule_sets', schema=None) as batch_op:
+        batch_op.drop_index('uq_routing_rule_sets_one_published')
         batch_op.drop_index(batch_op.f('ix_routing_rule_sets_status'))
 
     op.drop_table('routing_rule_sets')
@@ -135,6 +144,7 @@ def downgrade() -> None:
 
     op.drop_table('notifications')
     with op.batch_alter_table('routing_models', schema=None) as batch_op:
+        batch_op.drop_index('uq_routing_models_one_active')
         batch_op.drop_index(batch_op.f('ix_routing_models_status'))
 
     op.drop_table('routing_models')
