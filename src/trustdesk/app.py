@@ -83,11 +83,12 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None, 
     from trustdesk.directory import pages as directory_pages
     from trustdesk.routing import api as routing_api
     from trustdesk.routing import pages as routing_pages
+    from trustdesk.sla import api as sla_api
     from trustdesk.web import api as web_api
     from trustdesk.web import pages as web_pages
 
     api_routers = (web_api.router, cases_api.router, directory_api.router, catalogue_api.router,
-                   routing_api.router)
+                   routing_api.router, sla_api.router)
     page_routers = (web_pages.router, cases_pages.router, cases_pages.help_router, directory_pages.router,
                     catalogue_pages.router, routing_pages.router)
     for router in api_routers:

@@ -29,6 +29,10 @@ app.add_typer(cases_app, name="cases")
 app.add_typer(routing_app, name="routing")
 app.add_typer(topics_app, name="topics")
 app.add_typer(catalogue_app, name="catalogue")
+calendars_app = typer.Typer(help="Business-hours calendars and holidays.", no_args_is_help=True)
+app.add_typer(calendars_app, name="calendars")
+sla_app = typer.Typer(help="Service levels: a case's clocks.", no_args_is_help=True)
+app.add_typer(sla_app, name="sla")
 
 
 def _factory() -> sessionmaker[Session]:
@@ -463,6 +467,109 @@ def rules_publish(version: int) -> None:
 def _cli_actor(session: Session) -> Actor:
     """Changes from the shell are the operator's, recorded without a user (the shell has none)."""
     return Actor(user_id=0, role=Role.ADMIN, display_name="trustdesk CLI")
+
+
+
+# ---------------------------------------------------------------- calendars
+
+
+@calendars_app.command("list")
+def calendars_list() -> None:
+    """Every calendar with its zone and weekly hours."""
+    from trustdesk.sla import calendars
+
+    with transaction(_factory()) as session:
+        for row in calendars.list_calendars(session):
+            hours = "24x7" if row.always_open else "; ".join(
+                f"{day} {', '.join(spans)}" for day, spans in row.weekly.items() if spans)
+            typer.echo(f"{row.key:<20} {row.time_zone:<20} {hours}")
+
+
+@calendars_app.command("import-holidays")
+def calendars_import_holidays(
+    key: Annotated[str, typer.Argument(help="Calendar key")],
+    file: Annotated[Path, typer.Argument(help="An iCalendar (.ics) file", dir_okay=False)],
+) -> None:
+    """Close every day of the file's all-day events (idempotent: a second import changes nothing)."""
+    from trustdesk.core.errors import DomainError
+    from trustdesk.sla import calendars
+
+    if not file.is_file():
+        raise typer.BadParameter(f"{file}: no such file", param_hint="FILE")
+    try:
+        with transaction(_factory()) as session:
+            report = calendars.import_ical(session, calendars.calendar_by_key(session, key),
+                                           file.read_text(encoding="utf-8"), now=SystemClock().now())
+    except DomainError as exc:
+        raise typer.BadParameter(exc.detail, param_hint="KEY" if exc.field == "key" else "FILE") from exc
+    typer.echo(f"{report.created} created, {report.updated} updated, {report.unchanged} unchanged")
+    for line in report.skipped:
+        typer.echo(f"skipped: {line}")
+
+
+@calendars_app.command("due")
+def calendars_due(
+    key: Annotated[str, typer.Argument(help="Calendar key")],
+    minutes: Annotated[int, typer.Option(help="Business minutes", min=0)],
+    start: Annotated[str | None, typer.Option(help="ISO time (UTC if no offset); default now")] = None,
+) -> None:
+    """When MINUTES of business time after START are over, in UTC and in the calendar's zone."""
+    from datetime import timedelta
+    from zoneinfo import ZoneInfo
+
+    from trustdesk.core.clock import parse_time
+    from trustdesk.core.errors import DomainError
+    from trustdesk.sla import calendars
+
+    try:
+        when = parse_time(start, field="start") if start is not None else SystemClock().now()
+        with transaction(_factory()) as session:
+            row = calendars.calendar_by_key(session, key)
+            due = calendars.load(session, row).add(when, timedelta(minutes=minutes))
+    except DomainError as exc:
+        raise _domain_error(exc, exc.field or "start") from exc
+    typer.echo(f"{due:%Y-%m-%d %H:%M} UTC  ({due.astimezone(ZoneInfo(row.time_zone)):%a %Y-%m-%d %H:%M} "
+               f"{row.time_zone})")
+
+
+
+@sla_app.command("replay")
+def sla_replay(
+    reference: Annotated[str, typer.Argument(help="Case reference, e.g. ID-2026-000123")],
+    at: Annotated[str | None, typer.Option(help="As of this ISO time (default now)")] = None,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Recompute the case's SLA clocks from its event log on the terms it was given."""
+    from trustdesk.cases.models import Case
+    from trustdesk.core.clock import parse_time
+    from trustdesk.core.errors import DomainError
+    from trustdesk.sla import policies
+
+    try:
+        when = parse_time(at, field="at") if at is not None else SystemClock().now()
+    except DomainError as exc:
+        raise _domain_error(exc, "at") from exc
+    with transaction(_factory()) as session:
+        case = session.scalar(select(Case).where(Case.reference == reference))
+        if case is None:
+            raise typer.BadParameter(f"no case {reference}", param_hint="REFERENCE")
+        snapshot = policies.snapshot_of(session, case.id)
+        if snapshot is None:
+            raise typer.BadParameter(f"{reference} has no SLA (no policy existed when it was opened)",
+                                     param_hint="REFERENCE")
+        clocks = policies.case_clocks(session, snapshot, now=when)
+        header = f"{reference}: policy {snapshot.policy_key} v{snapshot.policy_version}, priority {snapshot.priority}"
+    rows = [{"metric": c.metric.value, "outcome": c.outcome.value, "started_at": c.started_at.isoformat(),
+             "due_at": c.due_at.isoformat() if c.due_at else None,
+             "breached_at": c.breached_at.isoformat() if c.breached_at else None,
+             "used_minutes": round(c.used.total_seconds() / 60, 2)} for c in clocks]
+    if as_json:
+        typer.echo(json.dumps(rows, indent=2))
+        return
+    typer.echo(header)
+    for row in rows:
+        typer.echo(f"  {row['metric']:<16} {row['outcome']:<10} used {row['used_minutes']:>8} min  "
+                   f"due {row['due_at'] or '-'}  breached {row['breached_at'] or '-'}")
 
 
 if __name__ == "__main__":

@@ -253,6 +253,12 @@ def _bodies(world: World, case_id: int, other_case_id: int) -> dict[tuple[str, s
         ("POST", "/catalogue/{entry_id}/retire"): {},
         ("POST", "/routing/rules"): {"rules": []},
         ("POST", "/routing/models"): {"embeddings": False},
+        ("POST", "/calendars"): {"key": "c", "name": "C", "time_zone": "UTC", "always_open": True},
+        ("PUT", "/calendars/{key}"): {"key": "c", "name": "C", "time_zone": "UTC", "always_open": True},
+        ("PUT", "/calendars/{key}/holidays/{day}"): {"day": "2026-12-25", "name": "Christmas"},
+        ("POST", "/calendars/{key}/holidays/import"): "BEGIN:VCALENDAR\nEND:VCALENDAR\n",
+        ("POST", "/sla/policies"): {"key": "p", "name": "P", "targets": {}},
+        ("PUT", "/sla/policies/{key}"): {"key": "p", "name": "P", "targets": {}},
     }
 
 
@@ -263,7 +269,7 @@ def test_every_route_refuses_the_anonymous_and_roles_without_its_permission(
     path_values = {"case_id": case_id, "queue_id": world.queue_a.id, "market_id": world.us.id,
                    "team_id": world.t1_a.id, "agent_id": world.agents["agent_t1"].id, "token_id": 1,
                    "user_id": world.users["buyer"].id, "key": "orders", "entry_id": 1, "version_id": 1,
-                   "version": 1, "notification_id": 1}
+                   "version": 1, "notification_id": 1, "day": "2026-12-25"}
     bodies = _bodies(world, case_id, other_case_id)
     who_is = {name: Role(user.role) for name, user in world.users.items()}
     before = _dump(db)

@@ -101,3 +101,23 @@ def test_a_second_run_changes_nothing(demo: DemoSummary, factory: sessionmaker[S
     assert demo.changed and not again.changed
     assert again.counts == demo.counts
     assert again.cases_by_status == demo.cases_by_status
+
+
+def test_markets_have_business_hours_calendars_with_holidays(demo: DemoSummary, db: Session) -> None:
+    from trustdesk.sla import calendars
+
+    rows = {c.key: c for c in calendars.list_calendars(db)}
+    assert {"us-t1", "gb-t1", "es-t1", "id-t1", "follow-the-sun"} <= set(rows)
+    assert rows["follow-the-sun"].always_open and rows["es-t1"].weekly["mon"] == ["09:00-14:00", "15:00-19:00"]
+    assert [h.name for h in calendars.holidays(db, rows["us-t1"])][:2] == ["Labor Day", "Thanksgiving Day"]
+
+
+def test_demo_cases_carry_sla_terms_from_their_market_policy(demo: DemoSummary, db: Session) -> None:
+    from trustdesk.sla.models import CaseSla
+
+    snapshots = db.scalars(select(CaseSla)).all()
+    assert len(snapshots) == db.scalar(select(func.count()).select_from(Case))
+    keys = {s.policy_key for s in snapshots}
+    assert {"standard", "us-tier-1", "es-tier-1"} <= keys
+    us = next(s for s in snapshots if s.policy_key == "us-tier-1")
+    assert us.calendar_key == "us-t1" and us.terms["targets"]["first_reply"]["business"] is True

@@ -209,7 +209,8 @@ def add_attachments(case_id: RowId, body: Annotated[list[AttachmentIn], Body(min
 def set_status(case_id: RowId, body: StatusIn, session: SessionDep, clock: ClockDep,
                actor: Annotated[Actor, Depends(Requires(Perm.CASE_STATUS))]) -> CaseOut:
     case = case_for(session, actor, case_id, permission=Perm.CASE_STATUS, for_update=True)
-    service.change_status(session, case, body.status, actor=actor, now=clock.now(), reason=body.reason)
+    service.change_status(session, case, body.status, actor=actor, now=clock.now(), reason=body.reason,
+                          waiting_on=body.waiting_on)
     session.flush()
     return views.case_outs(session, [case])[0]
 

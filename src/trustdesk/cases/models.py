@@ -44,6 +44,14 @@ class Status(StrEnum):
     CLOSED = "closed"
 
 
+class WaitingOn(StrEnum):
+    """Whom an on-hold case waits for: it decides which SLA clocks stop and which (an OLA) run."""
+
+    SELLER = "seller"
+    INTERNAL = "internal"  # another internal team
+    THIRD_PARTY = "third_party"
+
+
 class Visibility(StrEnum):
     PUBLIC = "public"
     INTERNAL = "internal"

@@ -18,6 +18,7 @@ from trustdesk.cases.models import (
     RerouteReason,
     Status,
     Visibility,
+    WaitingOn,
 )
 from trustdesk.core.schemas import DbId, Out, StrictIn
 
@@ -122,6 +123,8 @@ class NoteIn(StrictIn):
 class StatusIn(StrictIn):
     status: Status
     reason: str | None = Field(default=None, max_length=500)
+    waiting_on: WaitingOn | None = Field(default=None, description="on_hold only: seller, internal (another "
+                                         "team; its SLA clock runs) or third_party (the default)")
 
 
 class AssignIn(StrictIn):

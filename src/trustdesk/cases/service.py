@@ -30,6 +30,7 @@ from trustdesk.cases.models import (
     RerouteReason,
     Status,
     Visibility,
+    WaitingOn,
 )
 from trustdesk.cases.schemas import AttachmentIn, PartyIn
 from trustdesk.core.errors import Conflict, Forbidden, Invalid, NotFound, PayloadTooLarge, UnsupportedMediaType
@@ -41,6 +42,7 @@ from trustdesk.core.settings import Settings
 from trustdesk.directory import service as directory
 from trustdesk.directory.models import Agent, Market, Queue
 from trustdesk.routing import service as routing
+from trustdesk.sla import policies as sla
 from trustdesk.text.language import detect_language
 
 # Which status may follow which. Anything else is refused with a problem naming both.
@@ -209,6 +211,10 @@ def open_case(session: Session, new: NewCase, *, actor: EventActor, settings: Se
         "request_type": new.request_type.key if new.request_type else None,
     })
     routing.record(session, case.id, routed, actor=actor, now=now)
+    team = directory.team_by_id(session, queue.team_id)
+    sla.apply(session, case.id, sla.CaseFacts(market=market.code, channel=case.channel, priority=case.priority,
+                                              party_kind=new.party.kind, tier=team.tier, topic=case.topic),
+              actor=actor, now=now)
     _message_added(session, case, message, actor=actor, now=now)
     attachments = _store_attachments(session, case, message, new.attachments, actor=actor, now=now)
     if queue.auto_assign:
@@ -342,10 +348,16 @@ def add_internal_note(session: Session, case: Case, *, body: str, actor: Actor, 
 
 
 def change_status(session: Session, case: Case, to: Status, *, actor: EventActor, now: datetime,
-                  reason: str | None = None) -> Case:
+                  reason: str | None = None, waiting_on: WaitingOn | None = None) -> Case:
     if to == Status(case.status):
         raise Conflict(f"the case is {to.value} already", field="status")
-    _enter_status(session, case, to, actor, now, reason=reason)
+    if waiting_on is not None and to is not Status.ON_HOLD:
+        raise Invalid("only an on-hold case waits on someone other than the customer", field="waiting_on")
+    if to is Status.ON_HOLD:
+        _enter_status(session, case, to, actor, now, reason=reason,
+                      waiting_on=(waiting_on or WaitingOn.THIRD_PARTY).value)
+    else:
+        _enter_status(session, case, to, actor, now, reason=reason)
     return case
 
 

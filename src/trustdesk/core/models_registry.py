@@ -9,5 +9,6 @@ from trustdesk.core import outbox as _outbox  # noqa: F401
 from trustdesk.core.db import Base
 from trustdesk.directory import models as _directory  # noqa: F401
 from trustdesk.routing import models as _routing  # noqa: F401
+from trustdesk.sla import models as _sla  # noqa: F401
 
 metadata = Base.metadata

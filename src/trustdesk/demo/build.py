@@ -41,6 +41,7 @@ from trustdesk.demo.catalog import DEMO_PASSWORD, LOGINS, MARKETPLACE, LoginRow
 from trustdesk.demo.people import CustomerSpec, customers
 from trustdesk.demo.planner import STAFF_BY_KEY, CasePlan, Override, Planner
 from trustdesk.demo.routing import ensure_model, ensure_routing
+from trustdesk.demo.sla import ensure_calendars, ensure_policies
 from trustdesk.demo.structure import (
     build_now_from,
     demo_case_count,
@@ -164,6 +165,8 @@ def build_demo(factory: sessionmaker[Session], clock: Clock, *, seed: int = 7, c
         created = ensure_structure(session, now=now, password_hash=identity.hash_password(DEMO_PASSWORD))
         created += ensure_customers(session, pools.values(), now=now)
         created += ensure_routing(session, now=now)
+        created += ensure_calendars(session, now=now)
+        created += ensure_policies(session, now=now)
         done = demo_case_count(session)
         loads = case_repository.agent_loads(session, list(session.scalars(select(Agent.id))))
     if created:

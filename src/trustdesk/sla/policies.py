@@ -1,0 +1,200 @@
+"""SLA policies: ordered conditions with a mandatory default, targets per priority, snapshotted onto
+a case when they apply; the case's clocks are folded from its event log on the snapshot's terms."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from trustdesk.core.errors import Conflict, Invalid, NotFound
+from trustdesk.core.events import CaseEvent, EventActor, record_case_event
+from trustdesk.sla import calendars
+from trustdesk.sla.calendar import Calendar
+from trustdesk.sla.clocks import Clock, Happening, Kind, Metric, Target, Terms, WaitingOn, run
+from trustdesk.sla.models import CaseSla, SlaPolicy
+from trustdesk.sla.schemas import PolicyIn
+
+PRIORITIES = ("low", "normal", "high", "urgent")
+_METRICS = {m.value for m in Metric}
+_WAITS = {w.value for w in WaitingOn} - {WaitingOn.NOBODY.value}
+
+
+def _check(session: Session, data: PolicyIn) -> None:
+    for priority, targets in data.targets.items():
+        if priority not in PRIORITIES:
+            raise Invalid(f"unknown priority {priority!r}; one of {', '.join(PRIORITIES)}", field=f"targets.{priority}")
+        for metric in targets:
+            if metric not in _METRICS:
+                raise Invalid(f"unknown target {metric!r}; one of {', '.join(sorted(_METRICS))}",
+                              field=f"targets.{priority}.{metric}")
+    if data.is_default and not all(p in data.targets for p in PRIORITIES):
+        missing = next(p for p in PRIORITIES if p not in data.targets)
+        raise Invalid("the default policy needs targets for every priority", field=f"targets.{missing}")
+    for index, wait in enumerate(data.pause_on):
+        if wait not in _WAITS:
+            raise Invalid(f"unknown wait {wait!r}; one of {', '.join(sorted(_WAITS))}", field=f"pause_on[{index}]")
+    for index, priority in enumerate(data.conditions.priorities):
+        if priority not in PRIORITIES:
+            raise Invalid(f"unknown priority {priority!r}", field=f"conditions.priorities[{index}]")
+    if data.calendar_key is not None:
+        try:
+            calendars.calendar_by_key(session, data.calendar_key, field="calendar_key")
+        except NotFound as exc:  # a reference in the body: the input is wrong, not the URL
+            raise Invalid(exc.detail, field="calendar_key") from exc
+
+
+def _as_row_values(data: PolicyIn) -> dict[str, Any]:
+    return {
+        "name": data.name, "position": data.position, "is_default": data.is_default, "is_active": data.is_active,
+        "conditions": {k: list(v) for k, v in data.conditions.model_dump().items() if v},
+        "calendar_key": data.calendar_key, "warn_fraction": data.warn_fraction, "pause_on": list(data.pause_on),
+        "targets": {p: {m: t.model_dump() for m, t in targets.items()} for p, targets in data.targets.items()},
+    }
+
+
+def _one_default(session: Session, data: PolicyIn, row: SlaPolicy | None) -> None:
+    other = session.scalar(select(SlaPolicy).where(SlaPolicy.is_default.is_(True),
+                                                   SlaPolicy.id != (row.id if row else -1)))
+    if data.is_default and other is not None:
+        raise Conflict(f"{other.key} is the default policy; there is one", field="is_default")
+    if row is not None and row.is_default and (not data.is_default or not data.is_active):
+        raise Conflict("the default policy stays the default and active; make another the default first",
+                       field="is_default")
+
+
+def list_policies(session: Session) -> Sequence[SlaPolicy]:
+    return session.scalars(select(SlaPolicy).order_by(SlaPolicy.is_default, SlaPolicy.position, SlaPolicy.id)).all()
+
+
+def policy_by_key(session: Session, key: str) -> SlaPolicy:
+    row = session.scalar(select(SlaPolicy).where(SlaPolicy.key == key))
+    if row is None:
+        raise NotFound(f"SLA policy {key!r} does not exist", field="key")
+    return row
+
+
+def create_policy(session: Session, data: PolicyIn, *, now: datetime) -> SlaPolicy:
+    _check(session, data)
+    if session.scalar(select(SlaPolicy.id).where(SlaPolicy.key == data.key)) is not None:
+        raise Conflict(f"SLA policy {data.key!r} exists", field="key")
+    _one_default(session, data, None)
+    if not data.is_default and session.scalar(select(SlaPolicy.id).where(SlaPolicy.is_default.is_(True))) is None:
+        raise Invalid("create the default policy first: every case needs one to fall back on", field="is_default")
+    row = SlaPolicy(key=data.key, version=1, created_at=now, updated_at=now, **_as_row_values(data))
+    session.add(row)
+    session.flush()
+    return row
+
+
+def update_policy(session: Session, row: SlaPolicy, data: PolicyIn, *, now: datetime) -> SlaPolicy:
+    """A new version for cases from now on; cases already given this policy keep their terms."""
+    if data.key != row.key:
+        raise Invalid(f"the key is {row.key}; a policy's key never changes", field="key")
+    _check(session, data)
+    _one_default(session, data, row)
+    for name, value in _as_row_values(data).items():
+        setattr(row, name, value)
+    row.version += 1
+    row.updated_at = now
+    return row
+
+
+# ---------------------------------------------------------------- applying a policy to a case
+
+
+@dataclass(frozen=True)
+class CaseFacts:
+    market: str
+    channel: str
+    priority: str
+    party_kind: str
+    tier: str | None
+    topic: str | None
+
+
+def _holds(conditions: dict[str, Any], facts: CaseFacts) -> bool:
+    checks = (("markets", facts.market), ("channels", facts.channel), ("priorities", facts.priority),
+              ("party_kinds", facts.party_kind), ("tiers", facts.tier))
+    for name, value in checks:
+        wanted = conditions.get(name) or []
+        if wanted and value not in wanted:
+            return False
+    topics = conditions.get("topics") or []
+    return not topics or (facts.topic is not None and any(
+        facts.topic == t or facts.topic.startswith(f"{t}.") for t in topics))
+
+
+def matching_policy(session: Session, facts: CaseFacts) -> SlaPolicy | None:
+    policies = [p for p in list_policies(session) if p.is_active]
+    return next((p for p in policies if not p.is_default and _holds(p.conditions, facts)),
+                next((p for p in policies if p.is_default), None))
+
+
+def apply(session: Session, case_id: int, facts: CaseFacts, *, actor: EventActor, now: datetime) -> CaseSla | None:
+    """Snapshot the matching policy's terms for the case's priority (nothing when no policy exists)."""
+    policy = matching_policy(session, facts)
+    if policy is None:
+        return None
+    targets = policy.targets.get(facts.priority) or {}
+    snapshot = CaseSla(case_id=case_id, policy_id=policy.id, policy_key=policy.key, policy_version=policy.version,
+                       priority=facts.priority, calendar_key=policy.calendar_key, applied_at=now,
+                       terms={"targets": targets, "warn_fraction": policy.warn_fraction,
+                              "pause_on": list(policy.pause_on)})
+    session.add(snapshot)
+    record_case_event(session, case_id, "sla.applied", actor, now, {
+        "policy": policy.key, "version": policy.version, "priority": facts.priority,
+        "calendar": policy.calendar_key, "targets": targets})
+    return snapshot
+
+
+def snapshot_of(session: Session, case_id: int) -> CaseSla | None:
+    return session.scalar(select(CaseSla).where(CaseSla.case_id == case_id))
+
+
+# ---------------------------------------------------------------- clocks from the event log
+
+
+def terms_of(snapshot: CaseSla) -> Terms:
+    return Terms(targets={Metric(m): Target(int(t["minutes"]), bool(t.get("business", True)))
+                          for m, t in snapshot.terms.get("targets", {}).items()},
+                 warn_fraction=float(snapshot.terms.get("warn_fraction", 0.75)),
+                 pause_on=frozenset(WaitingOn(w) for w in snapshot.terms.get("pause_on", ["customer"])))
+
+
+def happenings(events: Sequence[CaseEvent]) -> list[Happening]:
+    """What the clocks react to, read from the case's events."""
+    out = []
+    for event in events:
+        data = event.data
+        if event.type == "case.created":
+            out.append(Happening(event.occurred_at, Kind.CREATED))
+        elif event.type == "case.message_added" and data.get("visibility") == "public":
+            if data.get("author_type") == "customer":
+                out.append(Happening(event.occurred_at, Kind.CUSTOMER_MESSAGE))
+            elif data.get("author_type") == "agent":
+                out.append(Happening(event.occurred_at, Kind.AGENT_REPLY))
+        elif event.type == "case.status_changed":
+            waiting = data.get("waiting_on")
+            out.append(Happening(event.occurred_at, Kind.STATUS, status=str(data.get("to")),
+                                 waiting_on=WaitingOn(waiting) if waiting in _WAITS else None))
+    return out
+
+
+def calendar_for(session: Session, key: str | None) -> Calendar:
+    if key is None:
+        return Calendar(zone=ZoneInfo("UTC"), always_open=True)
+    return calendars.load(session, calendars.calendar_by_key(session, key, field="calendar_key"))
+
+
+def case_clocks(session: Session, snapshot: CaseSla, *, now: datetime) -> list[Clock]:
+    """The case's clocks as of ``now``, folded from its events (the same on every replay)."""
+    events = session.scalars(select(CaseEvent).where(CaseEvent.case_id == snapshot.case_id)
+                             .order_by(CaseEvent.occurred_at, CaseEvent.id)).all()
+    return run(terms_of(snapshot), calendar_for(session, snapshot.calendar_key), happenings(events),
+               now=now.astimezone(UTC))
