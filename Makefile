@@ -59,6 +59,7 @@ fmt: install-dev
 bench: install-dev assets ## benchmarks against PostgreSQL (see docs/benchmarks.md)
 	$(BIN)/python bench/intake.py
 	$(BIN)/python bench/routing.py
+	$(BIN)/python bench/sla.py
 
 # Where the CPU build of torch (constraints.txt) is found when re-pinning.
 TORCH_WHEELS ?= /opt/wheels

@@ -49,6 +49,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None, 
 
     from trustdesk.cases import jobs as case_jobs  # registers the consumers
     from trustdesk.routing import jobs as routing_jobs
+    from trustdesk.sla import jobs as sla_jobs
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -56,7 +57,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None, 
         if mode == "thread":
             runner = OutboxRunner(factory, clock, poll_seconds=settings.outbox_poll_seconds,
                                   max_attempts=settings.outbox_max_attempts,
-                                  periodic=case_jobs.PERIODIC + routing_jobs.PERIODIC)
+                                  periodic=case_jobs.PERIODIC + routing_jobs.PERIODIC + sla_jobs.PERIODIC)
             runner.start()
         elif mode == "inline":
             on_outbox_commit(lambda: deliver_pending(factory, clock, max_attempts=settings.outbox_max_attempts))

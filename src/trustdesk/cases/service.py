@@ -43,6 +43,7 @@ from trustdesk.directory import service as directory
 from trustdesk.directory.models import Agent, Market, Queue
 from trustdesk.routing import service as routing
 from trustdesk.sla import policies as sla
+from trustdesk.sla import timers as _sla_timers  # noqa: F401  (keeps SLA timers in step at each commit)
 from trustdesk.text.language import detect_language
 
 # Which status may follow which. Anything else is refused with a problem naming both.

@@ -55,6 +55,7 @@ from trustdesk.demo.timeline import Slot, build_slots
 from trustdesk.demo.writer import CaseWriter, history_without_side_effects
 from trustdesk.directory.models import Agent, Market, Presence, Queue, Team, Vendor
 from trustdesk.routing import service as routing
+from trustdesk.sla import timers as sla_timers
 
 BATCH = 500  # slots per transaction: memory stays flat and progress shows
 
@@ -195,6 +196,7 @@ def build_demo(factory: sessionmaker[Session], clock: Clock, *, seed: int = 7, c
             session.expect("cases", sum(len(group) for group in plans))
             # The batch changes no rules, model or catalogue: route its cases from one read of them.
             routing.start_bulk(session, settings=settings)
+            session.info[sla_timers.DEFER] = True  # history's clocks are refreshed once, at the end
             with session.deferred(), history_without_side_effects(session):
                 writer = CaseWriter(session, directory, parties, settings=settings, now=now, loads=loads)
                 for group in plans:
@@ -202,6 +204,9 @@ def build_demo(factory: sessionmaker[Session], clock: Clock, *, seed: int = 7, c
                 session.write_pending()
         say(f"cases {boundaries[min(len(slots), batch_start + BATCH)]:,}/{boundaries[-1]:,}")
 
+    if written:
+        with transaction(factory) as session:
+            sla_timers.refresh_open(session)
     with transaction(factory) as session:
         trained = ensure_model(session, settings=settings, now=now)
     if trained:

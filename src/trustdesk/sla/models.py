@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import ForeignKey, String, UniqueConstraint
+from sqlalchemy import ForeignKey, Index, String, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from trustdesk.core.db import Base, JSONType
@@ -86,3 +86,32 @@ class CaseSla(Base):
     # {"targets": {metric: {"minutes", "business"}}, "warn_fraction": f, "pause_on": [...]}
     terms: Mapped[dict[str, Any]] = mapped_column(JSONType)
     applied_at: Mapped[datetime]
+
+
+class SlaTimer(Base):
+    """A running or paused clock of an open case, kept for the sweep that finds what falls due.
+
+    Written by ``sla.timers.refresh`` from the same fold as the case's clocks whenever the case's
+    events change; stopped clocks are removed (their story stays in the event log). The sweep marks
+    ``warning_sent_at`` / ``breach_sent_at``, so each warning and breach is announced exactly once.
+    """
+
+    __tablename__ = "sla_timers"
+    __table_args__ = (
+        UniqueConstraint("case_id", "metric", "seq"),
+        # Only what is still to be announced: the sweep's range scans stay as small as the work.
+        Index("ix_sla_timers_breach_pending", "due_at", sqlite_where=text("breach_sent_at IS NULL"),
+              postgresql_where=text("breach_sent_at IS NULL")),
+        Index("ix_sla_timers_warning_pending", "warn_at", sqlite_where=text("warning_sent_at IS NULL"),
+              postgresql_where=text("warning_sent_at IS NULL")),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), index=True)
+    metric: Mapped[str] = mapped_column(String(20))
+    seq: Mapped[int]  # which clock of that metric (next reply and periodic update start again)
+    started_at: Mapped[datetime]
+    due_at: Mapped[datetime | None]  # None while paused
+    warn_at: Mapped[datetime | None]
+    warning_sent_at: Mapped[datetime | None]  # the sweep announced the warning
+    breach_sent_at: Mapped[datetime | None]  # the sweep announced the breach

@@ -1,0 +1,112 @@
+"""The clocks the sweep watches: each open case's running and paused clocks, refreshed from the fold
+whenever the case's events change, and the sweep that announces warnings and breaches once.
+
+The refresh runs just before a transaction commits, for every case that got an event in it
+(``sla.*`` events excluded: the sweep's own announcements change no clock). Bulk loads may defer
+it (``session.info[DEFER] = True``) and call ``refresh_open`` once at the end.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import event, select
+from sqlalchemy.orm import Session
+
+from trustdesk.cases.models import Case, Status
+from trustdesk.core.db import is_postgres
+from trustdesk.core.events import SYSTEM, CaseEvent, record_case_event
+from trustdesk.core.outbox import enqueue
+from trustdesk.sla import policies
+from trustdesk.sla.clocks import Outcome
+from trustdesk.sla.models import SlaTimer
+
+TOUCHED = "sla.touched"
+DEFER = "sla.defer"
+
+
+def refresh(session: Session, case_id: int) -> None:
+    """Make the case's timers match its clocks (insert, move, or remove)."""
+    existing = {(t.metric, t.seq): t for t in session.scalars(select(SlaTimer).where(SlaTimer.case_id == case_id))}
+    snapshot = policies.snapshot_of(session, case_id)
+    live: dict[tuple[str, int], Any] = {}
+    if snapshot is not None:
+        last = session.scalar(select(CaseEvent.occurred_at).where(CaseEvent.case_id == case_id)
+                              .order_by(CaseEvent.occurred_at.desc(), CaseEvent.id.desc()).limit(1))
+        seen: dict[str, int] = {}
+        for clock in policies.case_clocks(session, snapshot, now=last or snapshot.applied_at):
+            seq = seen.get(clock.metric.value, 0)
+            seen[clock.metric.value] = seq + 1
+            if clock.outcome in (Outcome.RUNNING, Outcome.PAUSED):
+                live[(clock.metric.value, seq)] = clock
+    for key, clock in live.items():
+        row = existing.pop(key, None)
+        if row is None:
+            session.add(SlaTimer(case_id=case_id, metric=key[0], seq=key[1], started_at=clock.started_at,
+                                 due_at=clock.due_at, warn_at=clock.warn_at, warning_sent_at=None,
+                                 breach_sent_at=None))
+            continue
+        if row.warn_at is not None and clock.warn_at is not None and clock.warn_at > row.warn_at:
+            row.warning_sent_at = None  # paused and resumed: the new warning point is worth a new warning
+        row.due_at, row.warn_at = clock.due_at, clock.warn_at
+    for row in existing.values():
+        session.delete(row)
+
+
+def refresh_open(session: Session) -> int:
+    """Refresh every case that is not closed (after a bulk load that deferred the refresh)."""
+    ids = list(session.scalars(select(Case.id).where(Case.status != Status.CLOSED.value)))
+    for case_id in ids:
+        refresh(session, case_id)
+    return len(ids)
+
+
+@event.listens_for(Session, "before_flush")
+def _collect(session: Session, _context: Any, _instances: Any) -> None:
+    for obj in session.new:
+        if isinstance(obj, CaseEvent) and not obj.type.startswith("sla."):
+            session.info.setdefault(TOUCHED, set()).add(obj.case_id)
+
+
+@event.listens_for(Session, "before_commit")
+def _refresh_touched(session: Session) -> None:
+    session.flush()  # the events of this transaction must be readable by the fold
+    touched: set[int] = session.info.pop(TOUCHED, set())
+    if not touched or session.info.get(DEFER):
+        return
+    for case_id in sorted(touched):
+        refresh(session, case_id)
+    session.flush()
+
+
+# ---------------------------------------------------------------- the sweep
+
+
+def _due(session: Session, column: Any, sent: Any, now: datetime, limit: int) -> Iterable[SlaTimer]:
+    query = (select(SlaTimer).where(column.is_not(None), column <= now, sent.is_(None))
+             .order_by(column).limit(limit))
+    if is_postgres(session):
+        query = query.with_for_update(skip_locked=True)  # two sweepers never announce the same timer
+    return session.scalars(query).all()
+
+
+def sweep(session: Session, *, now: datetime, limit: int = 1000) -> tuple[int, int]:
+    """Announce warnings and breaches that are due: an ``sla.warned`` / ``sla.breached`` event on the
+    case (its timeline) and, for a breach, an outbox message for escalation. Each exactly once."""
+    warned = breached = 0
+    for timer in _due(session, SlaTimer.warn_at, SlaTimer.warning_sent_at, now, limit):
+        timer.warning_sent_at = now
+        record_case_event(session, timer.case_id, "sla.warned", SYSTEM, now,
+                          {"metric": timer.metric, "warn_at": timer.warn_at.isoformat() if timer.warn_at else None,
+                           "due_at": timer.due_at.isoformat() if timer.due_at else None})
+        warned += 1
+    for timer in _due(session, SlaTimer.due_at, SlaTimer.breach_sent_at, now, limit):
+        timer.breach_sent_at = now
+        due = timer.due_at.isoformat() if timer.due_at else None
+        record_case_event(session, timer.case_id, "sla.breached", SYSTEM, now, {"metric": timer.metric,
+                                                                                 "due_at": due})
+        enqueue(session, "sla.breached", {"case_id": timer.case_id, "metric": timer.metric, "due_at": due}, now=now)
+        breached += 1
+    return warned, breached
