@@ -16,6 +16,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Connection, Engine, text
 from sqlalchemy.orm import Session, sessionmaker
 
+from tests.factories.cli import database  # noqa: F401  (the CLI tests' SQLite file)
 from tests.factories.fast_hashing import fast_password_hashing  # noqa: F401  (autouse: every test)
 from tests.factories.world import World, build_world
 from trustdesk.app import create_app

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -21,16 +20,6 @@ from trustdesk.core.identity import ApiToken, User
 from trustdesk.core.settings import get_settings
 
 runner = CliRunner()
-
-
-@pytest.fixture
-def database(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
-    url = f"sqlite:///{tmp_path / 'cli.db'}"
-    monkeypatch.setenv("TRUSTDESK_DATABASE_URL", url)
-    monkeypatch.setenv("TRUSTDESK_DATA_DIR", str(tmp_path))
-    get_settings.cache_clear()
-    yield url
-    get_settings.cache_clear()
 
 
 def run(*args: str) -> Any:

@@ -92,6 +92,15 @@ def test_business_time_between(why: str, calendar: Calendar, start: datetime, en
     assert calendar.between(start, end) == expected, why
 
 
+def test_spans_in_a_dst_gap_are_empty_and_never_overlap() -> None:
+    # New York jumps from 02:00 to 03:00 on 8 March 2026.
+    gappy = cal(NY, {"sun": ["01:00-02:30", "03:00-05:00"]})
+    sunday = local(NY, 2026, 3, 8, 0)
+    assert gappy.between(sunday, local(NY, 2026, 3, 8, 6)) == timedelta(hours=3)  # 01:00-02:00 and 03:00-05:00
+    assert gappy.add(sunday, timedelta(hours=3)) == local(NY, 2026, 3, 8, 5)
+    assert cal(NY, {"sun": ["02:00-02:30"]}).intervals_on(sunday.date()) == []
+
+
 def test_always_open_is_wall_clock_free() -> None:
     always = Calendar(zone=NY, always_open=True)
     start = local(NY, 2026, 3, 8, 1)

@@ -2,31 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
 from typer.testing import CliRunner
 
 from tests.conftest import START
 from tests.sla.test_calendars_api import ICS, MADRID
 from trustdesk import cli
 from trustdesk.core.db import make_engine, make_session_factory, transaction
-from trustdesk.core.settings import get_settings
 from trustdesk.sla import calendars
 from trustdesk.sla.schemas import CalendarIn
 
 runner = CliRunner()
-
-
-@pytest.fixture
-def database(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
-    url = f"sqlite:///{tmp_path / 'cli.db'}"
-    monkeypatch.setenv("TRUSTDESK_DATABASE_URL", url)
-    monkeypatch.setenv("TRUSTDESK_DATA_DIR", str(tmp_path))
-    get_settings.cache_clear()
-    yield url
-    get_settings.cache_clear()
 
 
 def test_import_holidays_and_ask_when_it_is_due(database: str, tmp_path: Path) -> None:

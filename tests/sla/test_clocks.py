@@ -115,6 +115,20 @@ def test_solving_stops_the_clocks_and_reopening_resumes_resolution() -> None:
     assert Metric.NEXT_REPLY not in found  # no first reply yet: the first-reply clock covered it
 
 
+def test_a_customer_message_that_reopens_a_solved_case_awaits_a_reply() -> None:
+    history = [created(at(23, 10)), reply(at(23, 10, 10)), status(at(23, 11), "solved"),
+               customer(at(23, 12)), status(at(23, 12), "open")]
+    next_reply = clocks(history, now=at(23, 12, 5))[Metric.NEXT_REPLY]
+    assert [(c.started_at, c.outcome) for c in next_reply] == [(at(23, 12), Outcome.RUNNING)]
+
+
+def test_a_clock_reopened_with_no_time_left_is_due_when_it_ran_out() -> None:
+    short = Terms(targets={Metric.RESOLUTION: Target(60, business=False)})
+    history = [created(at(23, 10)), status(at(23, 12), "solved"), status(at(23, 15), "open")]
+    resolution = clocks(history, now=at(23, 15, 5), terms=short)[Metric.RESOLUTION][0]
+    assert resolution.due_at == at(23, 11) and resolution.breached_at == at(23, 11)
+
+
 def test_a_running_clock_past_due_is_breached_at_its_due_time() -> None:
     found = clocks([created(at(23, 10))], now=at(23, 15, 30))
     first = found[Metric.FIRST_REPLY][0]

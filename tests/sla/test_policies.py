@@ -87,15 +87,27 @@ def test_bad_policies_name_the_field(client: TestClient, world: World, body: dic
     assert_problem(client.post("/api/v1/sla/policies", headers=world.auth("admin"), json=body), 422, field)
 
 
-def test_a_default_comes_first_and_stays(client: TestClient, world: World) -> None:
+def test_a_default_comes_first_stays_active_and_can_be_handed_over(client: TestClient, world: World) -> None:
     assert_problem(client.post("/api/v1/sla/policies", headers=world.auth("admin"), json=VIP), 422, "is_default")
+    assert_problem(client.post("/api/v1/sla/policies", headers=world.auth("admin"),
+                               json=DEFAULT | {"is_active": False}), 422, "is_active")
     _policy(client, world, DEFAULT)
-    assert_problem(client.post("/api/v1/sla/policies", headers=world.auth("admin"), json=DEFAULT | {"key": "other"}),
-                   409, "is_default")
     assert_problem(client.put("/api/v1/sla/policies/standard", headers=world.auth("admin"),
                               json=DEFAULT | {"is_default": False}), 409, "is_default")
+    # A new default takes over from the old one.
+    _policy(client, world, DEFAULT | {"key": "other"})
+    listed = {p["key"]: p["is_default"] for p in client.get("/api/v1/sla/policies", headers=world.auth("qa")).json()}
+    assert listed == {"standard": False, "other": True}
     assert_problem(client.post("/api/v1/sla/policies", headers=world.auth("lead"), json=VIP), 403)
     assert client.get("/api/v1/sla/policies", headers=world.auth("agent_t1")).status_code == 200
+
+
+def test_a_policy_without_targets_for_the_priority_falls_through_to_the_default(client: TestClient,
+                                                                              world: World) -> None:
+    _policy(client, world, DEFAULT)
+    _policy(client, world, VIP)  # urgent only
+    high = intake_case(client, world, queue=world.queue_t2, priority="high")
+    assert _sla(client, world, high["id"])["policy_key"] == "standard"
 
 
 def test_a_case_opened_before_any_policy_has_no_sla(client: TestClient, world: World) -> None:

@@ -43,11 +43,48 @@ def test_timers_follow_replies_pauses_and_solving(client: TestClient, world: Wor
                           json={"body": "Could you send the order number?", "status": "pending"})
     assert replied.status_code == 201, replied.text
     found = _timers(db, case["id"])
-    assert set(found) == {"resolution"}  # first reply met: gone from the sweep's list
+    assert found["first_reply"].due_at is None  # met: nothing for the sweep to watch
     assert found["resolution"].due_at is None  # waiting on the customer: paused
     assert client.post(f"/api/v1/cases/{case['id']}/status", headers=world.auth("lead"),
                        json={"status": "solved"}).status_code == 200
-    assert _timers(db, case["id"]) == {}
+    assert {m: t.due_at for m, t in _timers(db, case["id"]).items()} == {"first_reply": None, "resolution": None}
+
+
+def test_a_reopened_case_is_not_announced_as_breached_twice(client: TestClient, world: World, db: Session,
+                                                            clock: FrozenClock) -> None:
+    case = _setup(client, world)
+    clock.advance(minutes=61)
+    assert timers.sweep(db, now=clock.now()) == (1, 1)  # first reply: warned and breached
+    db.commit()
+    client.post(f"/api/v1/cases/{case['id']}/messages", headers=world.auth("lead"), json={"body": "Sorry!"})
+    assert client.post(f"/api/v1/cases/{case['id']}/status", headers=world.auth("lead"),
+                       json={"status": "solved"}).status_code == 200
+    clock.advance(minutes=600)  # the resolution budget (10 h) runs out only if it reopens
+    buyer_reply = client.post(f"/api/v1/cases/{case['id']}/messages", headers=world.auth("lead"),
+                              json={"body": "reopening on the customer's behalf", "status": "open"})
+    assert buyer_reply.status_code == 201, buyer_reply.text
+    warned, breached = timers.sweep(db, now=clock.now())
+    db.commit()
+    breaches = [e.data["metric"] for e in events_of(db, case["id"]) if e.type == "sla.breached"]
+    assert breaches == ["first_reply"] and breached == 0 and warned == 0
+
+
+def test_a_holiday_added_later_moves_the_running_due_times(client: TestClient, world: World, db: Session,
+                                                           clock: FrozenClock) -> None:
+    calendar = {"key": "us-office", "name": "US office", "time_zone": "America/New_York",
+                "weekly": {d: ["09:00-17:00"] for d in ("mon", "tue", "wed", "thu", "fri")}}
+    assert client.post("/api/v1/calendars", headers=world.auth("admin"), json=calendar).status_code == 201
+    policy = POLICY | {"calendar_key": "us-office", "targets": {
+        p: {"first_reply": {"minutes": 480}} for p in ALL}}
+    assert client.post("/api/v1/sla/policies", headers=world.auth("admin"), json=policy).status_code == 201
+    case = intake_case(client, world)  # Monday 2 March 2026, 09:00 UTC = 04:00 in New York
+    before = _timers(db, case["id"])["first_reply"].due_at
+    assert before is not None and before.isoformat() == "2026-03-02T22:00:00+00:00"  # 17:00 New York
+    closed = client.put("/api/v1/calendars/us-office/holidays/2026-03-02", headers=world.auth("admin"),
+                        json={"day": "2026-03-02", "name": "Office closed"})
+    assert closed.status_code == 200, closed.text
+    after = _timers(db, case["id"])["first_reply"].due_at
+    assert after is not None and after.isoformat() == "2026-03-03T22:00:00+00:00"
 
 
 def test_the_sweep_announces_each_warning_and_breach_once(client: TestClient, world: World, db: Session,

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from typing import Annotated, Any
+from zoneinfo import available_timezones
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
 from trustdesk.core.db import MAX_ID
 
@@ -29,6 +31,19 @@ def without_control_characters(value: Any) -> Any:
     if isinstance(value, dict):
         return {without_control_characters(k): without_control_characters(v) for k, v in value.items()}
     return value
+
+
+_known_zones = lru_cache(maxsize=1)(available_timezones)
+
+
+def _known_zone(value: str) -> str:
+    if value not in _known_zones():
+        raise ValueError(f"unknown IANA time zone {value!r}")
+    return value
+
+
+# An IANA time zone name (e.g. Europe/Madrid), checked against the zones this machine knows.
+TimeZoneName = Annotated[str, Field(min_length=1, max_length=64), AfterValidator(_known_zone)]
 
 
 class StrictIn(BaseModel):

@@ -3,17 +3,14 @@
 from __future__ import annotations
 
 from datetime import datetime
-from functools import lru_cache
 from typing import Annotated
-from zoneinfo import available_timezones
 
 from pydantic import AwareDatetime, BaseModel, Field, StringConstraints, field_validator
 
-from trustdesk.core.schemas import DbId, Out, StrictIn
+from trustdesk.core.schemas import DbId, Out, StrictIn, TimeZoneName
 from trustdesk.directory.models import Presence, Tier
 
 # The zone database is read from disk on every call; it does not change while the process runs.
-_known_zones = lru_cache(maxsize=1)(available_timezones)
 _CODE = r"^[A-Za-z0-9][A-Za-z0-9_.-]*$"
 _LANG = r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})?$"
 _REGION = r"^[A-Z][A-Z0-9_]{1,15}$"  # e.g. EU, SEA; never the code of a market (checked on save)
@@ -24,7 +21,7 @@ Skill = Annotated[str, StringConstraints(min_length=1, max_length=64, strip_whit
 class MarketIn(StrictIn):
     code: str = Field(min_length=2, max_length=8, pattern=_CODE)
     name: str = Field(min_length=1, max_length=100)
-    time_zone: str = Field(min_length=1, max_length=64)
+    time_zone: TimeZoneName
     languages: list[LanguageCode] = Field(min_length=1, max_length=20)
     default_language: str = Field(pattern=_LANG)
     currency: str = Field(pattern=r"^[A-Z]{3}$")
@@ -33,13 +30,6 @@ class MarketIn(StrictIn):
         default=None, ge=0.0, le=1.0,
         description="Classifier confidence below which cases go to triage; empty means the model's own")
     is_active: bool = True
-
-    @field_validator("time_zone")
-    @classmethod
-    def _known_zone(cls, value: str) -> str:
-        if value not in _known_zones():
-            raise ValueError(f"unknown IANA time zone {value!r}")
-        return value
 
 
 class MarketOut(Out):

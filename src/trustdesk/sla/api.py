@@ -12,7 +12,7 @@ from trustdesk.cases.access import case_for
 from trustdesk.core.errors import Invalid, NotFound
 from trustdesk.core.identity import Actor
 from trustdesk.core.permissions import Perm
-from trustdesk.sla import calendars, policies
+from trustdesk.sla import calendars, policies, timers
 from trustdesk.sla.clocks import Clock
 from trustdesk.sla.schemas import (
     CALENDAR_KEY,
@@ -53,8 +53,9 @@ def get_calendar(key: Key, session: SessionDep, actor: Reader) -> CalendarOut:
 
 @router.put("/calendars/{key}", response_model=CalendarOut, summary="Change a calendar's hours, zone or name")
 def update_calendar(key: Key, body: CalendarIn, session: SessionDep, clock: ClockDep, actor: Admin) -> CalendarOut:
-    row = calendars.calendar_by_key(session, key)
-    return CalendarOut.model_validate(calendars.update_calendar(session, row, body, now=clock.now()))
+    row = calendars.update_calendar(session, calendars.calendar_by_key(session, key), body, now=clock.now())
+    timers.refresh_calendar(session, row.key)  # running clocks on it fall due at other times now
+    return CalendarOut.model_validate(row)
 
 
 @router.get("/calendars/{key}/holidays", response_model=list[HolidayOut], summary="Holidays, oldest first")
@@ -70,12 +71,14 @@ def set_holiday(key: Key, day: date, body: HolidayIn, session: SessionDep, clock
     if body.day != day:
         raise Invalid(f"the body's day must be the one in the path ({day.isoformat()})", field="day")
     holiday, _ = calendars.set_holiday(session, calendars.calendar_by_key(session, key), body, now=clock.now())
+    timers.refresh_calendar(session, key)
     return HolidayOut.model_validate(holiday)
 
 
 @router.delete("/calendars/{key}/holidays/{day}", status_code=204, summary="Open a day as usual again")
 def delete_holiday(key: Key, day: date, session: SessionDep, actor: Admin) -> None:
     calendars.delete_holiday(session, calendars.calendar_by_key(session, key), day)
+    timers.refresh_calendar(session, key)
 
 
 @router.post("/calendars/{key}/holidays/import", response_model=ImportOut,
@@ -83,6 +86,7 @@ def delete_holiday(key: Key, day: date, session: SessionDep, actor: Admin) -> No
 def import_holidays(key: Key, session: SessionDep, clock: ClockDep, actor: Admin,
                     content: Annotated[str, Body(media_type="text/calendar", max_length=2_000_000)]) -> ImportOut:
     report = calendars.import_ical(session, calendars.calendar_by_key(session, key), content, now=clock.now())
+    timers.refresh_calendar(session, key)
     return ImportOut(created=report.created, updated=report.updated, unchanged=report.unchanged,
                      skipped=report.skipped)
 

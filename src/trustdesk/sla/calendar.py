@@ -88,14 +88,12 @@ class Calendar:
         if self.always_open:
             return start.astimezone(UTC) + duration
         left = duration
-        end = start.astimezone(UTC)
         for a, b in self.intervals(start):
             if b - a >= left:
                 return a + left
             left -= b - a
-            end = b
         raise Invalid(f"the calendar does not have {duration} of open time in the {SEARCH_DAYS} days after "
-                      f"{end:%Y-%m-%d}", field="calendar")
+                      f"{start:%Y-%m-%d}", field="calendar")
 
     def between(self, start: datetime, end: datetime) -> timedelta:
         """Open time in [start, end) (zero when end is not after start)."""
@@ -119,11 +117,23 @@ def _aware(moment: datetime) -> None:
 
 
 def _instant(day: date, minutes: int, zone: ZoneInfo) -> datetime:
-    """The UTC instant of a wall time on a local day (24:00 is the next day's 00:00)."""
+    """The UTC instant of a wall time on a local day (24:00 is the next day's 00:00). A wall time in a
+    gap (skipped when the clocks go forward) is the instant of the jump, so spans inside the gap are
+    empty and spans around it never overlap."""
     if minutes >= DAY_MINUTES:
         day, minutes = day + timedelta(days=minutes // DAY_MINUTES), minutes % DAY_MINUTES
     local = datetime.combine(day, time(minutes // 60, minutes % 60), tzinfo=zone)
-    return local.astimezone(UTC)
+    before_jump = local.astimezone(UTC)  # fold=0: read with the offset in force before the transition
+    if before_jump.astimezone(zone).replace(tzinfo=None) == local.replace(tzinfo=None):
+        return before_jump
+    low, high = local.replace(fold=1).astimezone(UTC), before_jump  # the jump lies between the two readings
+    while high - low > timedelta(seconds=1):
+        middle = low + (high - low) / 2
+        if middle.astimezone(zone).utcoffset() == low.astimezone(zone).utcoffset():
+            low = middle
+        else:
+            high = middle
+    return high.replace(microsecond=0)
 
 
 # ---------------------------------------------------------------- parsing hours

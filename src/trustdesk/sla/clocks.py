@@ -197,6 +197,8 @@ class _Fold:
             if last is not None:
                 last.outcome, last.stopped_at = Outcome.PAUSED, None
                 last.history.append(("reopened", at))
+            if self.replied:  # the customer's message reopened it (recorded just before): it awaits a reply
+                self.start(Metric.NEXT_REPLY, at)
         for metric in CUSTOMER_FACING:
             found = self.current(metric)
             if found is None:
@@ -221,23 +223,23 @@ class _Fold:
             calendar = self.calendar(clock)
             if clock.outcome is Outcome.RUNNING and clock.running_since is not None:
                 left = clock.budget - clock.used
-                clock.due_at = calendar.add(clock.running_since, max(left, timedelta(0)))
-                warn_left = clock.budget * self.terms.warn_fraction - clock.used
-                clock.warn_at = (calendar.add(clock.running_since, warn_left) if warn_left > timedelta(0)
-                                 else None)
-                if left <= timedelta(0):
-                    clock.breached_at = _when_used_up(clock, calendar)
-                elif clock.due_at <= now:
+                # No time left (reopened after its budget ran out): due when it ran out, not now.
+                clock.due_at = (calendar.add(clock.running_since, left) if left > timedelta(0)
+                                else _when_used_up(clock, calendar, clock.budget))
+                warn_point = clock.budget * self.terms.warn_fraction
+                clock.warn_at = (calendar.add(clock.running_since, warn_point - clock.used)
+                                 if warn_point > clock.used else _when_used_up(clock, calendar, warn_point))
+                if clock.due_at <= now:
                     clock.breached_at = clock.due_at
             elif clock.used > clock.budget:
-                clock.breached_at = _when_used_up(clock, calendar)
+                clock.breached_at = _when_used_up(clock, calendar, clock.budget)
             out.append(clock)
         return out
 
 
-def _when_used_up(clock: Clock, calendar: Calendar) -> datetime:
-    """The instant the clock's budget ran out, walking the spans it ran."""
-    left = clock.budget
+def _when_used_up(clock: Clock, calendar: Calendar, amount: timedelta) -> datetime:
+    """The instant the clock had run for ``amount`` (its budget, or its warning point), walking its spans."""
+    left = amount
     for start, end in clock.spans:
         spent = calendar.between(start, end) if end is not None else None
         if spent is None or spent >= left:

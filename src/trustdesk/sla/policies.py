@@ -59,13 +59,18 @@ def _as_row_values(data: PolicyIn) -> dict[str, Any]:
 
 
 def _one_default(session: Session, data: PolicyIn, row: SlaPolicy | None) -> None:
-    other = session.scalar(select(SlaPolicy).where(SlaPolicy.is_default.is_(True),
-                                                   SlaPolicy.id != (row.id if row else -1)))
-    if data.is_default and other is not None:
-        raise Conflict(f"{other.key} is the default policy; there is one", field="is_default")
-    if row is not None and row.is_default and (not data.is_default or not data.is_active):
-        raise Conflict("the default policy stays the default and active; make another the default first",
+    """Exactly one active default: a new default takes over from the old one (in this transaction);
+    the default itself cannot be switched off or un-defaulted (make another the default instead)."""
+    if data.is_default and not data.is_active:
+        raise Invalid("the default policy must be active: every case falls back on it", field="is_active")
+    if row is not None and row.is_default and not data.is_default:
+        raise Conflict("the default policy stays the default; make another policy the default instead",
                        field="is_default")
+    if data.is_default:
+        for other in session.scalars(select(SlaPolicy).where(SlaPolicy.is_default.is_(True),
+                                                             SlaPolicy.id != (row.id if row else -1))):
+            other.is_default = False
+            other.version += 1
 
 
 def list_policies(session: Session) -> Sequence[SlaPolicy]:
@@ -131,8 +136,11 @@ def _holds(conditions: dict[str, Any], facts: CaseFacts) -> bool:
 
 
 def matching_policy(session: Session, facts: CaseFacts) -> SlaPolicy | None:
+    """The first active policy whose conditions hold and that has targets for the case's priority;
+    else the default."""
     policies = [p for p in list_policies(session) if p.is_active]
-    return next((p for p in policies if not p.is_default and _holds(p.conditions, facts)),
+    return next((p for p in policies if not p.is_default and p.targets.get(facts.priority)
+                 and _holds(p.conditions, facts)),
                 next((p for p in policies if p.is_default), None))
 
 

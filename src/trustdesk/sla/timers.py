@@ -17,42 +17,57 @@ from sqlalchemy.orm import Session
 
 from trustdesk.cases.models import Case, Status
 from trustdesk.core.db import is_postgres
+from trustdesk.core.errors import Invalid
 from trustdesk.core.events import SYSTEM, CaseEvent, record_case_event
 from trustdesk.core.outbox import enqueue
 from trustdesk.sla import policies
 from trustdesk.sla.clocks import Outcome
-from trustdesk.sla.models import SlaTimer
+from trustdesk.sla.models import CaseSla, SlaTimer
 
 TOUCHED = "sla.touched"
 DEFER = "sla.defer"
 
 
 def refresh(session: Session, case_id: int) -> None:
-    """Make the case's timers match its clocks (insert, move, or remove)."""
+    """Make the case's timers match its clocks. Every clock of an open case keeps its row (a stopped or
+    paused one with no due time), so a reopened case's clock finds the marks of what was announced and
+    nothing is announced twice; a closed case's rows go."""
     existing = {(t.metric, t.seq): t for t in session.scalars(select(SlaTimer).where(SlaTimer.case_id == case_id))}
     snapshot = policies.snapshot_of(session, case_id)
-    live: dict[tuple[str, int], Any] = {}
-    if snapshot is not None:
+    status = session.scalar(select(Case.status).where(Case.id == case_id))
+    clocks: dict[tuple[str, int], Any] = {}
+    if snapshot is not None and status != Status.CLOSED.value:
         last = session.scalar(select(CaseEvent.occurred_at).where(CaseEvent.case_id == case_id)
                               .order_by(CaseEvent.occurred_at.desc(), CaseEvent.id.desc()).limit(1))
         seen: dict[str, int] = {}
-        for clock in policies.case_clocks(session, snapshot, now=last or snapshot.applied_at):
+        try:
+            folded = policies.case_clocks(session, snapshot, now=last or snapshot.applied_at)
+        except Invalid:  # a calendar with no open time ahead: nothing can fall due, so nothing is watched
+            folded = []
+        for clock in folded:
             seq = seen.get(clock.metric.value, 0)
             seen[clock.metric.value] = seq + 1
-            if clock.outcome in (Outcome.RUNNING, Outcome.PAUSED):
-                live[(clock.metric.value, seq)] = clock
-    for key, clock in live.items():
+            clocks[(clock.metric.value, seq)] = clock
+    for key, clock in clocks.items():
+        running = clock.outcome is Outcome.RUNNING
+        due, warn = (clock.due_at, clock.warn_at) if running else (None, None)
         row = existing.pop(key, None)
         if row is None:
             session.add(SlaTimer(case_id=case_id, metric=key[0], seq=key[1], started_at=clock.started_at,
-                                 due_at=clock.due_at, warn_at=clock.warn_at, warning_sent_at=None,
-                                 breach_sent_at=None))
-            continue
-        if row.warn_at is not None and clock.warn_at is not None and clock.warn_at > row.warn_at:
-            row.warning_sent_at = None  # paused and resumed: the new warning point is worth a new warning
-        row.due_at, row.warn_at = clock.due_at, clock.warn_at
+                                 due_at=due, warn_at=warn, warning_sent_at=None, breach_sent_at=None))
+        else:
+            row.due_at, row.warn_at = due, warn
     for row in existing.values():
         session.delete(row)
+
+
+def refresh_calendar(session: Session, calendar_key: str) -> int:
+    """After a calendar's hours or holidays change: refresh the open cases whose terms use it."""
+    ids = list(session.scalars(select(CaseSla.case_id).join(Case, Case.id == CaseSla.case_id).where(
+        CaseSla.calendar_key == calendar_key, Case.status != Status.CLOSED.value)))
+    for case_id in ids:
+        refresh(session, case_id)
+    return len(ids)
 
 
 def refresh_open(session: Session) -> int:
