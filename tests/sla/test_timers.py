@@ -104,3 +104,32 @@ def test_the_sweep_announces_each_warning_and_breach_once(client: TestClient, wo
     # The announcement itself changes no clock: the timer stays, marked as announced.
     timer = _timers(db, case["id"])["first_reply"]
     assert timer.breach_sent_at is not None and timer.warning_sent_at is not None
+
+
+def test_queue_rows_and_the_case_page_show_the_clocks(client: TestClient, world: World, db: Session,
+                                                      clock: FrozenClock) -> None:
+    from tests.web.test_pages_auth import sign_in
+
+    case = _setup(client, world)
+    sign_in(client, "lead")
+    clock.advance(minutes=20)
+    queue = client.get(f"/console/queues/{world.queue_a.id}").text
+    assert "Next due" in queue and "in 40m" in queue and "first reply" in queue
+    page = client.get(f"/console/cases/{case['id']}").text
+    assert "Service levels" in page and "standard v1" in page and "in 40m" in page
+    clock.advance(minutes=60)
+    assert "overdue 20m" in client.get(f"/console/queues/{world.queue_a.id}").text
+
+
+def test_the_timeline_tells_sla_events_in_words(client: TestClient, world: World, db: Session,
+                                                clock: FrozenClock) -> None:
+    from tests.web.test_pages_auth import sign_in
+
+    case = _setup(client, world)
+    clock.advance(minutes=61)
+    timers.sweep(db, now=clock.now())
+    db.commit()
+    sign_in(client, "lead")
+    page = client.get(f"/console/cases/{case['id']}").text
+    assert "SLA policy standard v1 applied (normal, 24x7)" in page
+    assert "SLA warning: first reply" in page and "SLA breached: first reply, due 2026-03-02 10:00 UTC" in page

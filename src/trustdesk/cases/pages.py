@@ -29,6 +29,8 @@ from trustdesk.directory import page_queries as directory_queries
 from trustdesk.directory import service as directory
 from trustdesk.directory import views as directory_views
 from trustdesk.routing import service as routing
+from trustdesk.sla import policies as sla_policies
+from trustdesk.sla import timers as sla_timers
 from trustdesk.web.deps import ClockDep, PageRequires, SessionDep, SettingsDep, optional_actor, public, state
 from trustdesk.web.pages import (
     FormDep,
@@ -108,6 +110,8 @@ class CaseRow:
     assignee: str | None
     queue: str | None
     market: str
+    due_metric: str | None = None  # the soonest running SLA clock
+    due_at: datetime | None = None
 
 
 def case_rows(session: Session, cases: list[Case] | Any) -> list[CaseRow]:
@@ -116,9 +120,11 @@ def case_rows(session: Session, cases: list[Case] | Any) -> list[CaseRow]:
     markets = repository.market_codes(session, {c.market_id for c in cases})
     agents = directory_queries.agent_names(session, {c.assignee_id for c in cases})
     queues = directory_queries.queue_names(session, {c.queue_id for c in cases})
+    due = sla_timers.next_due(session, [c.id for c in cases])
     return [CaseRow(case=c, party=parties[c.party_id].display_name if c.party_id in parties else "",
                     assignee=agents.get(c.assignee_id) if c.assignee_id else None,
-                    queue=queues.get(c.queue_id) if c.queue_id else None, market=markets.get(c.market_id, ""))
+                    queue=queues.get(c.queue_id) if c.queue_id else None, market=markets.get(c.market_id, ""),
+                    due_metric=due[c.id][0] if c.id in due else None, due_at=due[c.id][1] if c.id in due else None)
             for c in cases]
 
 
@@ -171,6 +177,14 @@ def describe_events(session: Session, actor: Actor, case: Case, events: list[Cas
                 summary += f", request type {data['request_type']}"
         elif event.type == "case.routed":
             summary = f"Routed to {queue(data.get('queue_id'))} ({_label(data.get('source', ''))})"
+        elif event.type == "sla.applied":
+            summary = (f"SLA policy {data.get('policy')} v{data.get('version')} applied ({data.get('priority')}, "
+                       f"{data.get('calendar') or '24x7'})")
+        elif event.type in ("sla.warned", "sla.breached"):
+            what = "SLA warning" if event.type == "sla.warned" else "SLA breached"
+            due = data.get("due_at")
+            summary = f"{what}: {_label(data.get('metric', ''))}" + (f", due {str(due)[:16].replace('T', ' ')} UTC"
+                                                                   if due else "")
         elif event.type == "case.message_added":
             if data.get("visibility") == "internal":
                 summary = "Internal note added"
@@ -330,10 +344,22 @@ def _case_context(session: Session, actor: Actor, case: Case, *, compose: str, f
         "is_mine": actor.agent_id is not None and case.assignee_id == actor.agent_id,
         "compose": compose if compose in ("reply", "note") else "reply", "failure": failure,
         # A vendor's staff see the routing, not the platform's rules and catalogue behind it.
+        "sla": _sla_view(session, case, now),
         "routing": routed, "routing_detail": actor.vendor_id is None,
         "can_route_as": bool(queue and queue.is_triage) and actor.can(Perm.CASE_REROUTE)
         and status not in (Status.SOLVED, Status.CLOSED),
     }
+
+
+def _sla_view(session: Session, case: Case, now: datetime) -> dict[str, Any] | None:
+    snapshot = sla_policies.snapshot_of(session, case.id)
+    if snapshot is None:
+        return None
+    try:
+        clocks = sla_policies.case_clocks(session, snapshot, now=now)
+    except Invalid:  # its calendar has no open time ahead
+        clocks = []
+    return {"snapshot": snapshot, "clocks": clocks}
 
 
 def _render_case(request: Request, session: Session, actor: Actor, case: Case, *, compose: str = "reply",

@@ -70,6 +70,20 @@ def refresh_calendar(session: Session, calendar_key: str) -> int:
     return len(ids)
 
 
+def next_due(session: Session, case_ids: Iterable[int]) -> dict[int, tuple[str, datetime]]:
+    """Each case's soonest running clock: (metric, due_at), for queue rows."""
+    ids = sorted(set(case_ids))
+    if not ids:
+        return {}
+    soonest: dict[int, tuple[str, datetime]] = {}
+    rows = session.execute(select(SlaTimer.case_id, SlaTimer.metric, SlaTimer.due_at)
+                           .where(SlaTimer.case_id.in_(ids), SlaTimer.due_at.is_not(None)))
+    for case_id, metric, due_at in rows:
+        if due_at is not None and (case_id not in soonest or due_at < soonest[case_id][1]):
+            soonest[case_id] = (metric, due_at)
+    return soonest
+
+
 def refresh_open(session: Session) -> int:
     """Refresh every case that is not closed (after a bulk load that deferred the refresh)."""
     ids = list(session.scalars(select(Case.id).where(Case.status != Status.CLOSED.value)))

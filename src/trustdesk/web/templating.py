@@ -72,6 +72,20 @@ templates.env.filters["when"] = _when
 templates.env.globals["ago"] = _ago
 
 
+def _due_in(due: datetime | None, now: datetime) -> str:
+    """ "in 2h 10m" before a due time, "overdue 35m" after it (for SLA timers)."""
+    if due is None:
+        return ""
+    seconds = int((due - now).total_seconds())
+    left = abs(seconds)
+    days, hours, minutes = left // 86400, left % 86400 // 3600, left % 3600 // 60
+    amount = f"{days}d {hours}h" if days else f"{hours}h {minutes}m" if hours else f"{max(minutes, 1)}m"
+    return f"in {amount}" if seconds > 0 else f"overdue {amount}"
+
+
+templates.env.globals["due_in"] = _due_in
+
+
 def render(request: Request, name: str, context: dict[str, Any] | None = None, *, status_code: int = 200,
            headers: dict[str, str] | None = None) -> HTMLResponse:
     ctx: dict[str, Any] = {
