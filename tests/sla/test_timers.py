@@ -133,3 +133,15 @@ def test_the_timeline_tells_sla_events_in_words(client: TestClient, world: World
     page = client.get(f"/console/cases/{case['id']}").text
     assert "SLA policy standard v1 applied (normal, 24x7)" in page
     assert "SLA warning: first reply" in page and "SLA breached: first reply, due 2026-03-02 10:00 UTC" in page
+
+
+def test_a_paused_clock_shows_the_minutes_it_has_left(client: TestClient, world: World, clock: FrozenClock) -> None:
+    from tests.web.test_pages_auth import sign_in
+
+    case = _setup(client, world)
+    clock.advance(minutes=10)
+    client.post(f"/api/v1/cases/{case['id']}/messages", headers=world.auth("lead"),
+                json={"body": "Which order is it?", "status": "pending"})
+    sign_in(client, "lead")
+    page = client.get(f"/console/cases/{case['id']}").text
+    assert "paused (590 min left)" in page  # resolution: 600 minutes, 10 used before waiting on the customer
