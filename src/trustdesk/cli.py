@@ -410,18 +410,14 @@ def rules_draft(
     note: Annotated[str | None, typer.Option(help="What changed and why")] = None,
 ) -> None:
     """Save FILE as a new draft version of the whole rule set (checked; nothing routes by it yet)."""
-    import yaml
-
     from trustdesk.core.errors import DomainError
+    from trustdesk.routing import rules
     from trustdesk.routing import service as routing
 
     if not file.is_file():
         raise typer.BadParameter(f"{file}: no such file", param_hint="FILE")
     try:
-        raw = yaml.safe_load(file.read_text(encoding="utf-8"))
-    except yaml.YAMLError as exc:
-        raise typer.BadParameter(f"{file}: not YAML or JSON: {exc}", param_hint="FILE") from exc
-    try:
+        raw = rules.read_yaml(file.read_text(encoding="utf-8"), field="FILE")
         with transaction(_factory()) as session:
             rule_set = routing.save_draft(session, raw, author=_cli_actor(session), now=SystemClock().now(),
                                           note=note)

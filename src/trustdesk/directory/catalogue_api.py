@@ -30,24 +30,9 @@ router = APIRouter(tags=["catalogue"])
 RowId = Annotated[int, Path(ge=1, le=MAX_ID)]
 
 
-def _reader(actor: Annotated[Actor, Depends(Requires(Perm.CATALOGUE_READ))]) -> Actor:
-    catalogue.require_in_house(actor)
-    return actor
-
-
-def _editor(actor: Annotated[Actor, Depends(Requires(Perm.CATALOGUE_EDIT))]) -> Actor:
-    catalogue.require_in_house(actor)
-    return actor
-
-
-def _approver(actor: Annotated[Actor, Depends(Requires(Perm.CATALOGUE_APPROVE))]) -> Actor:
-    catalogue.require_in_house(actor)
-    return actor
-
-
-Reader = Annotated[Actor, Depends(_reader)]
-Editor = Annotated[Actor, Depends(_editor)]
-Approver = Annotated[Actor, Depends(_approver)]
+Reader = Annotated[Actor, Depends(Requires(Perm.CATALOGUE_READ, in_house=True))]
+Editor = Annotated[Actor, Depends(Requires(Perm.CATALOGUE_EDIT, in_house=True))]
+Approver = Annotated[Actor, Depends(Requires(Perm.CATALOGUE_APPROVE, in_house=True))]
 
 
 # ---------------------------------------------------------------- topics

@@ -22,8 +22,8 @@ from trustdesk.web.deps import ClockDep, PageRequires, SessionDep
 from trustdesk.web.pages import FormDep, form_text, render_console, see_other, with_query
 
 router = APIRouter(include_in_schema=False)
-Reader = Annotated[Actor, Depends(PageRequires(Perm.CATALOGUE_READ))]
-Approver = Annotated[Actor, Depends(PageRequires(Perm.CATALOGUE_APPROVE))]
+Reader = Annotated[Actor, Depends(PageRequires(Perm.CATALOGUE_READ, in_house=True))]
+Approver = Annotated[Actor, Depends(PageRequires(Perm.CATALOGUE_APPROVE, in_house=True))]
 RowId = Annotated[int, Path(ge=1, le=MAX_ID)]
 Text = Annotated[str | None, Query(max_length=200, pattern=PRINTABLE)]
 
@@ -71,7 +71,6 @@ def _page(request: Request, session: Session, actor: Actor, now: datetime, *, qu
 def catalogue_page(request: Request, session: SessionDep, clock: ClockDep, actor: Reader,
                    market: Text = None, topic: Text = None, channel: Text = None, party_kind: Text = None,
                    at: Text = None) -> HTMLResponse:
-    catalogue.require_in_house(actor)
     question = {k: v or "" for k, v in {"market": market, "topic": topic, "channel": channel,
                                         "party_kind": party_kind, "at": at}.items()}
     return _page(request, session, actor, clock.now(), question=question)
@@ -79,7 +78,6 @@ def catalogue_page(request: Request, session: SessionDep, clock: ClockDep, actor
 
 def _decide(request: Request, session: Session, actor: Actor, now: datetime, version_id: int, *, approve: bool,
             note: str) -> Response:
-    catalogue.require_in_house(actor)
     try:
         with session.begin_nested():
             draft = catalogue.draft_by_id(session, version_id)

@@ -235,28 +235,6 @@ def cause_of(journey: Journey, team_key: Callable[[int | None], str],
 # ---------------------------------------------------------------- the recovery plan
 
 
-@dataclass
-class Proposal:
-    kind: str  # catalogue | rule | new_rule | threshold | retrain
-    title: str
-    detail: str
-    fixed: int
-    broken: int
-    examples: list[str]
-    replayed: bool = True
-    target: dict[str, Any] = field(default_factory=dict)
-    cases: frozenset[int] = frozenset()  # the cases it fixes (for one change per group of cases)
-
-    @property
-    def net(self) -> int:
-        return self.fixed - self.broken
-
-    def out(self) -> dict[str, Any]:
-        return {"kind": self.kind, "title": self.title, "detail": self.detail, "fixed": self.fixed,
-                "broken": self.broken, "net": self.net, "replayed": self.replayed, "examples": self.examples,
-                "target": self.target}
-
-
 @dataclass(frozen=True)
 class Replay:
     fixed: list[Journey]
@@ -273,6 +251,39 @@ class Replay:
     @property
     def cases(self) -> frozenset[int]:
         return frozenset(j.case_id for j in self.fixed)
+
+
+@dataclass
+class Proposal:
+    """One change, with what replaying the period under it gave."""
+
+    kind: str  # catalogue | rule | new_rule | threshold | retrain
+    title: str
+    detail: str
+    replay: Replay
+    replayed: bool = True  # False: an estimate (a retrain before the model exists)
+    target: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def fixed(self) -> int:
+        return len(self.replay.fixed)
+
+    @property
+    def broken(self) -> int:
+        return self.replay.broken
+
+    @property
+    def net(self) -> int:
+        return self.replay.net
+
+    @property
+    def cases(self) -> frozenset[int]:  # the cases it fixes (for one change per group of cases)
+        return self.replay.cases
+
+    def out(self) -> dict[str, Any]:
+        return {"kind": self.kind, "title": self.title, "detail": self.detail, "fixed": self.fixed,
+                "broken": self.broken, "net": self.net, "replayed": self.replayed, "examples": self.replay.examples,
+                "target": self.target}
 
 
 def _reassign(group: Sequence[Journey]) -> tuple[int | None, Replay] | None:
@@ -307,7 +318,7 @@ def recovery_plan(session: Session, items: Sequence[Journey], *, settings: Setti
             kind="catalogue", title=f"Give {topic or 'cases without a topic'} in {market} to {team_key(team)}",
             detail=f"catalogue entry {entry_id} v{version} sends them to {team_key(group[0].first_team)}; "
                    f"propose an entry for topic {topic or '(any)'} in {market} owned by {team_key(team)}",
-            fixed=len(replay.fixed), broken=replay.broken, examples=replay.examples, cases=replay.cases,
+            replay=replay,
             target={"topic": topic, "market": market, "team": team_key(team), "entry_id": entry_id}))
     # Rules: the rule's team, where its cases really end; or the catalogue's answer without it.
     by_rule: dict[tuple[str, int], list[Journey]] = defaultdict(list)
@@ -323,8 +334,7 @@ def recovery_plan(session: Session, items: Sequence[Journey], *, settings: Setti
                                  detail=f"rule {rule_id} v{version} sends {len(group)} cases to "
                                         f"{team_key(group[0].first_team)}; {len(replay.fixed)} ended at "
                                         f"{team_key(team)}",
-                                 fixed=len(replay.fixed), broken=replay.broken, examples=replay.examples,
-                                 cases=replay.cases,
+                                 replay=replay,
                                  target={"rule": rule_id, "version": version, "team": team_key(team)}))
             continue
         without = _replay_without_rule(session, group, markets)
@@ -333,8 +343,7 @@ def recovery_plan(session: Session, items: Sequence[Journey], *, settings: Setti
                                  detail=f"without rule {rule_id} v{version} the service catalogue would have sent "
                                         f"{len(without.fixed)} of its misrouted cases to the team that finally "
                                         "took them",
-                                 fixed=len(without.fixed), broken=without.broken, examples=without.examples,
-                                 cases=without.cases, target={"rule": rule_id, "version": version, "retire": True}))
+                                 replay=without, target={"rule": rule_id, "version": version, "retire": True}))
     # New rules: a market's cases in one language (or from one channel) that all end at one team.
     for attribute in ("language", "channel", "party_kind"):
         groups: dict[tuple[str, str], list[Journey]] = defaultdict(list)
@@ -352,7 +361,7 @@ def recovery_plan(session: Session, items: Sequence[Journey], *, settings: Setti
                 detail=f"{len(replay.fixed)} of {len(group)} {value} cases in {market} were rerouted to "
                        f"{team_key(team)}; a rule on market = {market} and {attribute} = {value} sends them there "
                        "first",
-                fixed=len(replay.fixed), broken=replay.broken, examples=replay.examples, cases=replay.cases,
+                replay=replay,
                 target={"when": [{"field": "market", "op": "eq", "value": market},
                                  {"field": attribute, "op": "eq", "value": value}],
                         "then": {"team": team_key(team)}}))
@@ -419,7 +428,7 @@ def _threshold_proposals(routed: Sequence[Journey], markets: dict[str, Market]) 
                 detail=f"from {current:.0%}: {len(replay.fixed)} misrouted cases would have gone to triage for a "
                        f"person to route, and {replay.broken} correctly routed ones would have waited in triage "
                        "as well",
-                fixed=len(replay.fixed), broken=replay.broken, examples=replay.examples, cases=replay.cases,
+                replay=replay,
                 target={"market": market, "threshold": threshold}))
     return out
 
@@ -456,8 +465,7 @@ def _retrain_proposals(session: Session, routed: Sequence[Journey], *, settings:
         return [Proposal(kind="retrain", title=f"Activate model v{candidate.version}",
                          detail=f"the model in use confused {pairs}; v{candidate.version} was trained with the "
                                 "corrections (an upper bound: it learnt from these cases)",
-                         fixed=len(fixed), broken=broken, examples=[j.reference for j in fixed[:EXAMPLES]],
-                         cases=frozenset(j.case_id for j in fixed), target={"model": candidate.version})]
+                         replay=Replay(fixed=fixed, broken=broken), target={"model": candidate.version})]
     out = []
     for (predicted, final), group in sorted(confused.items(), key=lambda kv: -len(kv[1])):
         if len(group) < MIN_CASES:
@@ -466,8 +474,8 @@ def _retrain_proposals(session: Session, routed: Sequence[Journey], *, settings:
             kind="retrain", title=f"Retrain: {predicted} taken for {final}",
             detail=f"{len(group)} cases corrected from {predicted} to {final} join the next training set; "
                    "run `trustdesk routing train` and this report replays them with the new model",
-            fixed=len(group), broken=0, examples=[j.reference for j in group[:EXAMPLES]], replayed=False,
-            cases=frozenset(j.case_id for j in group), target={"topic": final, "confused_with": predicted}))
+            replay=Replay(fixed=list(group), broken=0), replayed=False,
+            target={"topic": final, "confused_with": predicted}))
     return out
 
 

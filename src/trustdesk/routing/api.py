@@ -14,7 +14,6 @@ from trustdesk.core import notifications
 from trustdesk.core.db import MAX_ID
 from trustdesk.core.identity import Actor
 from trustdesk.core.permissions import Perm
-from trustdesk.directory import catalogue
 from trustdesk.routing import analysis, registry, service, simulation, views
 from trustdesk.routing.schemas import DecisionOut, ModelOut, NotificationOut, RuleSetIn, RuleSetOut, TrainIn
 from trustdesk.web.deps import ClockDep, Requires, SessionDep, SettingsDep
@@ -23,18 +22,8 @@ router = APIRouter(tags=["routing"])
 Version = Annotated[int, Path(ge=1, le=MAX_ID)]
 
 
-def _reader(actor: Annotated[Actor, Depends(Requires(Perm.ROUTING_READ))]) -> Actor:
-    catalogue.require_in_house(actor)
-    return actor
-
-
-def _admin(actor: Annotated[Actor, Depends(Requires(Perm.ROUTING_ADMIN))]) -> Actor:
-    catalogue.require_in_house(actor)
-    return actor
-
-
-Reader = Annotated[Actor, Depends(_reader)]
-Admin = Annotated[Actor, Depends(_admin)]
+Reader = Annotated[Actor, Depends(Requires(Perm.ROUTING_READ, in_house=True))]
+Admin = Annotated[Actor, Depends(Requires(Perm.ROUTING_ADMIN, in_house=True))]
 CaseReader = Annotated[Actor, Depends(Requires(Perm.CASE_READ))]
 Anyone = Annotated[Actor, Depends(Requires(Perm.SELF))]
 

@@ -20,19 +20,19 @@ from sqlalchemy.orm import Session
 
 from trustdesk.core import notifications
 from trustdesk.core.db import MAX_ID
-from trustdesk.core.errors import DomainError, Invalid
+from trustdesk.core.errors import DomainError
 from trustdesk.core.identity import Actor
 from trustdesk.core.permissions import Perm
 from trustdesk.core.settings import Settings
-from trustdesk.directory import catalogue, page_queries
+from trustdesk.directory import page_queries
 from trustdesk.routing import analysis, registry, rules, service, simulation
 from trustdesk.routing.models import ModelStatus, RuleSet, RuleSetStatus
 from trustdesk.web.deps import ClockDep, PageRequires, SessionDep, SettingsDep
 from trustdesk.web.pages import FormDep, attempt, form_text, render_console, safe_next, see_other, with_query
 
 router = APIRouter(include_in_schema=False)
-Reader = Annotated[Actor, Depends(PageRequires(Perm.ROUTING_READ))]
-Admin = Annotated[Actor, Depends(PageRequires(Perm.ROUTING_ADMIN))]
+Reader = Annotated[Actor, Depends(PageRequires(Perm.ROUTING_READ, in_house=True))]
+Admin = Annotated[Actor, Depends(PageRequires(Perm.ROUTING_ADMIN, in_house=True))]
 SignedIn = Annotated[Actor, Depends(PageRequires(Perm.SELF))]
 Version = Annotated[int, Path(ge=1, le=MAX_ID)]
 RowId = Annotated[int, Path(ge=1, le=MAX_ID)]
@@ -175,23 +175,6 @@ def rules_as_yaml(stored: Sequence[Mapping[str, Any]]) -> str:
     return yaml.safe_dump(editable, sort_keys=False, allow_unicode=True, default_flow_style=None, width=100)
 
 
-def read_rules_yaml(text: str) -> Any:
-    """The rules typed in the form as data. Anchors and aliases are refused: a few lines of them can
-    stand for a structure too large to check or store."""
-    try:
-        if any(isinstance(event, yaml.AliasEvent) for event in yaml.parse(text, Loader=yaml.SafeLoader)):
-            raise Invalid("anchors and aliases (& and *) are not supported; write each rule out", field="rules_yaml")
-        raw = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark is not None else ""
-        problem = getattr(exc, "problem", None) or "cannot be read"
-        raise Invalid(f"this is not valid YAML{where}: {problem}", field="rules_yaml") from exc
-    if isinstance(raw, dict) and set(raw) == {"rules"}:  # the API's body shape, pasted as is
-        raw = raw["rules"]
-    return raw
-
-
 def error_text(error: DomainError) -> str:
     """A refusal as shown next to the rules editor: the field it names (``rules[0].then.team``) first."""
     return error.detail if error.field in (None, "rules_yaml") else f"in {error.field}: {error.detail}"
@@ -203,7 +186,6 @@ def error_text(error: DomainError) -> str:
 @router.get("/console/routing")
 def quality_page(request: Request, session: SessionDep, clock: ClockDep, settings: SettingsDep, actor: Reader,
                  days: Annotated[int, Query(ge=1, le=365)] = 28) -> HTMLResponse:
-    catalogue.require_in_house(actor)
     now = clock.now()
     report = analysis.report(session, since=now - timedelta(days=days), until=now, settings=settings)
     context = {"section": "quality", "report": report, "days": days, "period_options": period_options(days),
@@ -240,16 +222,14 @@ def _rules_page(request: Request, session: Session, actor: Actor, *, editor: dic
 
 @router.get("/console/routing/rules")
 def rules_page(request: Request, session: SessionDep, actor: Reader) -> HTMLResponse:
-    catalogue.require_in_house(actor)
     return _rules_page(request, session, actor)
 
 
 @router.post("/console/routing/rules")
 def save_rules(request: Request, form: FormDep, session: SessionDep, clock: ClockDep, actor: Admin) -> Response:
-    catalogue.require_in_house(actor)
     text = form_text(form, "rules_yaml", max_chars=MAX_RULES_TEXT)
     note = form_text(form, "note", max_chars=1000).strip()
-    draft, error = attempt(session, lambda: service.save_draft(session, read_rules_yaml(text), author=actor,
+    draft, error = attempt(session, lambda: service.save_draft(session, rules.read_yaml(text), author=actor,
                                                                now=clock.now(), note=note or None))
     if error is not None:
         return _rules_page(request, session, actor, editor={"rules_yaml": text, "note": note},
@@ -259,10 +239,8 @@ def save_rules(request: Request, form: FormDep, session: SessionDep, clock: Cloc
 
 
 def _simulation_days(value: str) -> int:
-    days = int(value) if value.strip().isdigit() and len(value.strip()) <= 3 else 0
-    if days not in range(1, 91):
-        raise Invalid("choose a period of 1 to 90 days", field="days")
-    return days
+    """The form's text as a number; the simulation itself says which periods it takes."""
+    return int(value) if value.strip().isdigit() and len(value.strip()) <= 3 else 0
 
 
 def _simulate(session: Session, draft: RuleSet, days_text: str, *, now: datetime,
@@ -273,7 +251,6 @@ def _simulate(session: Session, draft: RuleSet, days_text: str, *, now: datetime
 @router.post("/console/routing/rules/{version}/simulate")
 def simulate_rules(request: Request, version: Version, form: FormDep, session: SessionDep, clock: ClockDep,
                    settings: SettingsDep, actor: Admin) -> HTMLResponse:
-    catalogue.require_in_house(actor)
     draft = service.rule_set_by_version(session, version)
     result, error = attempt(session, lambda: _simulate(session, draft, form_text(form, "days", max_chars=10),
                                                        now=clock.now(), settings=settings))
@@ -285,7 +262,6 @@ def simulate_rules(request: Request, version: Version, form: FormDep, session: S
 @router.post("/console/routing/rules/{version}/publish")
 def publish_rules(request: Request, version: Version, session: SessionDep, clock: ClockDep,
                   actor: Admin) -> Response:
-    catalogue.require_in_house(actor)
     draft = service.rule_set_by_version(session, version)
     _done, error = attempt(session, lambda: service.publish(session, draft, publisher=actor, now=clock.now()))
     if error is not None:
@@ -307,14 +283,12 @@ def _models_page(request: Request, session: Session, actor: Actor, *, failure: s
 
 @router.get("/console/routing/models")
 def models_page(request: Request, session: SessionDep, actor: Reader) -> HTMLResponse:
-    catalogue.require_in_house(actor)
     return _models_page(request, session, actor)
 
 
 @router.post("/console/routing/models/{version}/activate")
 def activate_model(request: Request, version: Version, session: SessionDep, clock: ClockDep, settings: SettingsDep,
                    actor: Admin) -> Response:
-    catalogue.require_in_house(actor)
     model = registry.model_by_version(session, version)
     _done, error = attempt(session, lambda: registry.activate(session, model, settings=settings, now=clock.now()))
     if error is not None:
@@ -325,7 +299,6 @@ def activate_model(request: Request, version: Version, session: SessionDep, cloc
 @router.post("/console/routing/models/rollback")
 def rollback_model(request: Request, session: SessionDep, clock: ClockDep, settings: SettingsDep,
                    actor: Admin) -> Response:
-    catalogue.require_in_house(actor)
     _done, error = attempt(session, lambda: registry.rollback(session, settings=settings, now=clock.now()))
     if error is not None:
         return _models_page(request, session, actor, failure=error.detail, status_code=error.status)

@@ -77,7 +77,7 @@ class CaseText:
 
 
 def case_texts(session: Session, *, since: datetime, until: datetime, statuses: Sequence[str] | None = None,
-               with_topic: bool = False, case_ids: Sequence[int] | None = None) -> list[CaseText]:
+               with_topic: bool = False) -> list[CaseText]:
     """Cases created in [since, until) with their first customer message, oldest first."""
     first = (select(Message.case_id, func.min(Message.id).label("message_id"))
              .where(Message.author_type == AuthorType.CUSTOMER.value).group_by(Message.case_id).subquery())
@@ -91,8 +91,6 @@ def case_texts(session: Session, *, since: datetime, until: datetime, statuses: 
         query = query.where(Case.status.in_(statuses))
     if with_topic:
         query = query.where(Case.topic.is_not(None))
-    if case_ids is not None:
-        query = query.where(Case.id.in_(case_ids))
     rows = session.execute(query.order_by(Case.created_at, Case.id))
     return [CaseText(case_id=c.id, created_at=c.created_at, market=code, channel=c.channel, language=c.language,
                      party_kind=kind, subject=c.subject, body=body, topic=c.topic, priority=c.priority,

@@ -40,6 +40,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import regex
+import yaml
 
 from trustdesk.core.errors import Invalid
 
@@ -290,6 +291,23 @@ def references(rules: Sequence[Rule]) -> list[tuple[str, str, str]]:
             if key in rule.then:
                 found.append((f"rules[{index}].then.{key}", key, rule.then[key]))
     return found
+
+
+def read_yaml(text: str, *, field: str = "rules_yaml") -> Any:
+    """A rule set written as YAML (or JSON) as data, for ``parse``. Anchors and aliases are refused:
+    a few lines of them can stand for a structure too large to check or store."""
+    try:
+        if any(isinstance(event, yaml.AliasEvent) for event in yaml.parse(text, Loader=yaml.SafeLoader)):
+            raise Invalid("anchors and aliases (& and *) are not supported; write each rule out", field=field)
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark is not None else ""
+        problem = getattr(exc, "problem", None) or "cannot be read"
+        raise Invalid(f"this is not valid YAML{where}: {problem}", field=field) from exc
+    if isinstance(raw, dict) and set(raw) == {"rules"}:  # the API's body shape, pasted as is
+        raw = raw["rules"]
+    return raw
 
 
 # ---------------------------------------------------------------- evaluation

@@ -297,10 +297,6 @@ def record(session: Session, case_id: int, result: Route, *, actor: EventActor, 
     return decision
 
 
-def decision_for(session: Session, case_id: int) -> RoutingDecision | None:
-    return repository.decision_for(session, case_id)
-
-
 def decision_for_case(session: Session, case_id: int) -> RoutingDecision:
     decision = repository.decision_for(session, case_id)
     if decision is None:  # cases opened before the routing engine existed

@@ -154,14 +154,21 @@ async def check_csrf(request: Request) -> None:
                         field=CSRF_FIELD)
 
 
+def _check_in_house(actor: Actor) -> None:
+    if actor.vendor_id is not None:
+        raise Forbidden("this is for in-house staff: a vendor's staff do not see the platform's own configuration")
+
+
 class Requires:
     """API permission (any of the given ones): bearer token or console cookie (cookie writes also
-    need the CSRF header). The handler then asks the access gate for the precise permission."""
+    need the CSRF header). The handler then asks the access gate for the precise permission.
+    ``in_house``: refused to a vendor's staff whatever their role (catalogue, routing configuration)."""
 
-    def __init__(self, *permissions: Perm) -> None:
+    def __init__(self, *permissions: Perm, in_house: bool = False) -> None:
         if not permissions:
             raise ValueError("declare at least one permission")
         self.permissions = permissions
+        self.in_house = in_house
 
     # Synchronous on purpose: FastAPI runs it in the thread pool, so the token lookup never
     # blocks the event loop. Cookie-authenticated writes must carry the X-CSRF-Token header.
@@ -175,14 +182,17 @@ class Requires:
                 raise Forbidden("cookie-authenticated writes need the X-CSRF-Token header", field=CSRF_HEADER)
         if not any(actor.can(p) for p in self.permissions):
             raise Forbidden(f"this needs the {' or '.join(p.value for p in self.permissions)} permission")
+        if self.in_house:
+            _check_in_house(actor)
         return actor
 
 
 class PageRequires:
     """Console permission: a signed-in session; every unsafe method is CSRF-checked."""
 
-    def __init__(self, permission: Perm) -> None:
+    def __init__(self, permission: Perm, *, in_house: bool = False) -> None:
         self.permission = permission
+        self.in_house = in_house
 
     async def __call__(self, request: Request, session: SessionDep) -> Actor:
         # Async because the CSRF check reads the form; the database lookup goes to the pool.
@@ -192,6 +202,8 @@ class PageRequires:
         await check_csrf(request)
         if not actor.can(self.permission):
             raise Forbidden(f"this page needs the {self.permission.value} permission")
+        if self.in_house:
+            _check_in_house(actor)
         return actor
 
 
