@@ -121,3 +121,9 @@ def test_demo_cases_carry_sla_terms_from_their_market_policy(demo: DemoSummary, 
     assert {"standard", "us-tier-1", "es-tier-1"} <= keys
     us = next(s for s in snapshots if s.policy_key == "us-tier-1")
     assert us.calendar_key == "us-t1" and us.terms["targets"]["first_reply"]["business"] is True
+
+
+def test_demo_markets_set_their_routing_threshold(demo: DemoSummary, db: Session) -> None:
+    from trustdesk.demo.routing import MARKET_THRESHOLD
+
+    assert {m.routing_threshold for m in db.scalars(select(Market))} == {MARKET_THRESHOLD}

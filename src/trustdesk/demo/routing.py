@@ -34,6 +34,10 @@ from trustdesk.routing import registry
 from trustdesk.routing import service as routing
 
 CATALOGUE_SINCE_DAYS = 120  # the catalogue was in force before the history starts
+# The demo's texts are templates, so the model's own threshold (chosen for 90% precision on its
+# out-of-fold guesses) lands anywhere between 0.5 and 0.95 from one build to the next; the markets
+# set theirs, so a vague question reliably reaches triage with its suggestions.
+MARKET_THRESHOLD = 0.7
 MODEL_DAYS = 60  # the demo model learns from the last two months ...
 MODEL_PER_TOPIC = 100  # ... at most this many cases per topic (seconds of training, not a minute)
 _SELLER_CHANNELS = (Channel.IN_APP_CHAT.value, Channel.WEB_FORM.value, Channel.API.value)
@@ -80,6 +84,9 @@ def ensure_routing(session: Session, *, now: datetime) -> int:
     """Topics, catalogue and rules for the demo; returns how many rows were created."""
     report = catalogue.import_topics(session, demo_topics(), now=now - timedelta(days=CATALOGUE_SINCE_DAYS))
     created = len(report.created)
+    for row in directory.list_markets(session):
+        if row.routing_threshold is None:
+            row.routing_threshold = MARKET_THRESHOLD
     if catalogue.in_force(session, at=now) or catalogue.drafts(session):
         return created
     since = now - timedelta(days=CATALOGUE_SINCE_DAYS)
