@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from tests.factories.cli import database  # noqa: F401  (the CLI tests' SQLite file)
 from tests.factories.fast_hashing import fast_password_hashing  # noqa: F401  (autouse: every test)
+from tests.factories.receiver import receiver, smtp_server  # noqa: F401  (real HTTP and SMTP receivers)
 from tests.factories.world import World, build_world
 from trustdesk.app import create_app
 from trustdesk.core.clock import FrozenClock

@@ -48,8 +48,14 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None, 
     runner: OutboxRunner | None = None
 
     from trustdesk.cases import jobs as case_jobs  # registers the consumers
+    from trustdesk.core import mail, webhooks  # noqa: F401  (their consumers deliver email and webhooks)
+    from trustdesk.oncall import jobs as oncall_jobs
+    from trustdesk.oncall import paging
     from trustdesk.routing import jobs as routing_jobs
     from trustdesk.sla import jobs as sla_jobs
+
+    mail.configure(settings.smtp_url, settings.smtp_from)
+    paging.configure(settings.base_url)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -57,7 +63,8 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None, 
         if mode == "thread":
             runner = OutboxRunner(factory, clock, poll_seconds=settings.outbox_poll_seconds,
                                   max_attempts=settings.outbox_max_attempts,
-                                  periodic=case_jobs.PERIODIC + routing_jobs.PERIODIC + sla_jobs.PERIODIC)
+                                  periodic=case_jobs.PERIODIC + routing_jobs.PERIODIC + sla_jobs.PERIODIC
+                                  + oncall_jobs.PERIODIC)
             runner.start()
         elif mode == "inline":
             on_outbox_commit(lambda: deliver_pending(factory, clock, max_attempts=settings.outbox_max_attempts))
@@ -82,16 +89,19 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None, 
     from trustdesk.directory import api as directory_api
     from trustdesk.directory import catalogue_api, catalogue_pages
     from trustdesk.directory import pages as directory_pages
+    from trustdesk.oncall import api as oncall_api
+    from trustdesk.oncall import pages as oncall_pages
     from trustdesk.routing import api as routing_api
     from trustdesk.routing import pages as routing_pages
     from trustdesk.sla import api as sla_api
+    from trustdesk.sla import pages as sla_pages
     from trustdesk.web import api as web_api
     from trustdesk.web import pages as web_pages
 
     api_routers = (web_api.router, cases_api.router, directory_api.router, catalogue_api.router,
-                   routing_api.router, sla_api.router)
+                   routing_api.router, sla_api.router, oncall_api.router)
     page_routers = (web_pages.router, cases_pages.router, cases_pages.help_router, directory_pages.router,
-                    catalogue_pages.router, routing_pages.router)
+                    catalogue_pages.router, routing_pages.router, sla_pages.router, oncall_pages.router)
     for router in api_routers:
         app.include_router(router, prefix="/api/v1")
     for router in page_routers:

@@ -15,6 +15,7 @@ from trustdesk.core.db import make_engine, make_session_factory, transaction
 from trustdesk.core.identity import Actor
 from trustdesk.core.permissions import Role
 from trustdesk.core.settings import get_settings
+from trustdesk.oncall import cli as oncall_cli
 
 app = typer.Typer(help="TrustDesk: service and trust operations for online marketplaces.", no_args_is_help=True)
 users_app = typer.Typer(help="Users, roles and API tokens.", no_args_is_help=True)
@@ -33,6 +34,7 @@ calendars_app = typer.Typer(help="Business-hours calendars and holidays.", no_ar
 app.add_typer(calendars_app, name="calendars")
 sla_app = typer.Typer(help="Service levels: a case's clocks.", no_args_is_help=True)
 app.add_typer(sla_app, name="sla")
+app.add_typer(oncall_cli.app, name="oncall")
 
 
 def _factory() -> sessionmaker[Session]:
@@ -566,6 +568,28 @@ def sla_replay(
     for row in rows:
         typer.echo(f"  {row['metric']:<16} {row['outcome']:<10} used {row['used_minutes']:>8} min  "
                    f"due {row['due_at'] or '-'}  breached {row['breached_at'] or '-'}")
+
+
+@sla_app.command("compliance")
+def sla_compliance(
+    days: Annotated[int, typer.Option(min=1, max=400, help="The last N days")] = 28,
+    by: Annotated[str, typer.Option(help="metric | queue | team | market | tier")] = "metric",
+) -> None:
+    """SLA compliance: targets met on time / targets that came due, per target and group."""
+    from datetime import timedelta
+
+    from trustdesk.core.errors import DomainError
+    from trustdesk.sla import metrics
+
+    now = SystemClock().now()
+    try:
+        with transaction(_factory()) as session:
+            rows = metrics.compliance(session, since=now - timedelta(days=days), until=now, by=by)
+    except DomainError as exc:
+        raise _domain_error(exc, "--by") from exc
+    for row in rows:
+        rate = "-" if row.rate is None else f"{row.rate:.1%}"
+        typer.echo(f"{row.key:<24} {row.metric:<16} {row.met:>7} met {row.breached:>7} breached  {rate:>7}")
 
 
 if __name__ == "__main__":

@@ -66,7 +66,8 @@ def test_the_queue_filters_search_and_paginate(client: TestClient, world: World)
     next_url = re.search(r'href="(/console/queues/\d+\?[^"]*cursor=[^"]+)"', first.text)
     assert next_url, "no next page link"
     second = client.get(next_url.group(1).replace("&amp;", "&"))
-    assert second.status_code == 200 and "Parcel 0 lost" in second.text and "Parcel 26 lost" not in second.text
+    # Soonest due first by default; with no SLA policy nothing is due, so the oldest come first.
+    assert second.status_code == 200 and "Parcel 26 lost" in second.text and "Parcel 0 lost" not in second.text
 
     searched = client.get(f"/console/queues/{world.queue_t2.id}?q=Parcel+13")
     assert "Parcel 13 lost" in searched.text and "Parcel 12 lost" not in searched.text
@@ -275,7 +276,8 @@ def _console_routes(app: FastAPI, world: World, case_id: int) -> list[tuple[str,
     """Every console route but those for everyone signed in (``Perm.SELF``: one's own notifications)."""
     values = {"queue_id": world.queue_a.id, "case_id": case_id, "agent_id": world.agents["agent_t1"].id,
               "market_id": world.queue_a.market_id, "team_id": world.t1_a.id, "version_id": 1, "version": 1,
-              "notification_id": 1}
+              "notification_id": 1, "key": "standard", "feed_id": 1, "override_id": 1, "escalation_id": 1,
+              "crisis_id": 1}
     routes = []
     for prefix, router in app.state.routers:
         for route in router.routes:

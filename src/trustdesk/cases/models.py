@@ -82,6 +82,7 @@ class RerouteReason(StrEnum):
     CUSTOMER_REQUEST = "customer_request"
     CAPACITY = "capacity"
     TRIAGED = "triaged"  # triage found the owner: routing asked a person, not a misroute
+    ESCALATED = "escalated"  # an escalation ladder moved it up a tier: not a misroute either
     OTHER = "other"
 
 

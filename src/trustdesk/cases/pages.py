@@ -28,6 +28,9 @@ from trustdesk.core.permissions import Perm
 from trustdesk.directory import page_queries as directory_queries
 from trustdesk.directory import service as directory
 from trustdesk.directory import views as directory_views
+from trustdesk.oncall import crises as oncall_crises
+from trustdesk.oncall import escalations as oncall_escalations
+from trustdesk.oncall import views as oncall_views
 from trustdesk.routing import service as routing
 from trustdesk.sla import policies as sla_policies
 from trustdesk.sla import timers as sla_timers
@@ -60,6 +63,8 @@ CaseReplier = Annotated[Actor, Depends(PageRequires(Perm.CASE_REPLY))]
 CaseNoter = Annotated[Actor, Depends(PageRequires(Perm.CASE_NOTE))]
 CaseStatusChanger = Annotated[Actor, Depends(PageRequires(Perm.CASE_STATUS))]
 CaseRerouter = Annotated[Actor, Depends(PageRequires(Perm.CASE_REROUTE))]
+CaseEscalator = Annotated[Actor, Depends(PageRequires(Perm.CASE_ESCALATE))]
+OncallResponder = Annotated[Actor, Depends(PageRequires(Perm.ONCALL_RESPOND))]
 Submitter = Annotated[Actor, Depends(PageRequires(Perm.CASE_SUBMIT))]
 OwnReader = Annotated[Actor, Depends(PageRequires(Perm.CASE_READ_OWN))]
 OwnReplier = Annotated[Actor, Depends(PageRequires(Perm.CASE_REPLY_OWN))]
@@ -76,8 +81,9 @@ STATUS_FILTERS: dict[str, tuple[str, list[str] | None]] = {
     **{s.value: (STATUS_LABELS[s.value], [s.value]) for s in Status},
     "all": ("Any status", None),
 }
-SORT_LABELS = {"created_desc": "Newest first", "created_asc": "Oldest first", "updated_desc": "Recently updated",
-               "updated_asc": "Least recently updated"}
+SORT_LABELS = {repository.DUE_SORT: "Next due first", "created_desc": "Newest first", "created_asc": "Oldest first",
+               "updated_desc": "Recently updated", "updated_asc": "Least recently updated"}
+QUEUE_SORT = repository.DUE_SORT  # a support team works the soonest due first
 ASSIGNEE_FILTERS = {"": "Anyone", "me": "Assigned to me", "unassigned": "Unassigned"}
 REASON_LABELS = {
     RerouteReason.WRONG_TOPIC: "Wrong topic", RerouteReason.WRONG_MARKET: "Wrong market",
@@ -85,8 +91,10 @@ REASON_LABELS = {
     RerouteReason.NEEDS_SPECIALIST: "Needs a specialist", RerouteReason.OWNERSHIP_CHANGED: "Ownership changed",
     RerouteReason.CATALOGUE_GAP: "Gap in the service catalogue", RerouteReason.CUSTOMER_REQUEST: "Customer asked",
     RerouteReason.CAPACITY: "Capacity (team overloaded)", RerouteReason.TRIAGED: "Triaged (routed by a person)",
-    RerouteReason.OTHER: "Other (explain in the note)",
+    RerouteReason.OTHER: "Other (explain in the note)", RerouteReason.ESCALATED: "Escalated (by a ladder)",
 }
+# What a person may pick when rerouting by hand: a ladder's move up a tier is the ladder's to make.
+MANUAL_REASONS = [r for r in RerouteReason if r is not RerouteReason.ESCALATED]
 # "Submit as": the status a public reply leaves the case in.
 SUBMIT_AS = {"": None, "pending": Status.PENDING, "solved": Status.SOLVED}
 # What a customer reads for each status.
@@ -132,6 +140,43 @@ def _label(value: Any) -> str:
     return str(value).replace("_", " ")
 
 
+WAITING_ON_LABELS = {"customer": "the customer", "seller": "the seller", "third_party": "a third party",
+                     "internal": "another team"}
+
+
+def _minutes(value: Any) -> str:
+    minutes = float(value or 0)
+    return f"{minutes:g} min" if minutes < 120 else f"{minutes / 60:.1f} h".replace(".0 h", " h")
+
+
+def describe_sla_event(kind: str, data: dict[str, Any]) -> str:
+    """An ``sla.*`` event in words: which policy applied, and each clock paused, resumed, met, warned, missed."""
+    metric = _label(data.get("metric", ""))
+    if kind == "sla.applied":
+        summary = (f"SLA policy {data.get('policy')} v{data.get('version')} applied ({data.get('priority')}, "
+                   f"{data.get('calendar') or '24x7'})")
+        if data.get("reason") == "priority_changed":
+            summary += (f" after the priority changed from {data.get('previous_priority')} "
+                        f"(was {data.get('previous_policy')} v{data.get('previous_version')}); running clocks "
+                        "count on the new targets from their start")
+        return summary
+    if kind in ("sla.warned", "sla.breached"):
+        what = "SLA warning" if kind == "sla.warned" else "SLA breached"
+        due = data.get("due_at")
+        return f"{what}: {metric}" + (f", due {str(due)[:16].replace('T', ' ')} UTC" if due else "")
+    if kind == "sla.paused":
+        waiting = WAITING_ON_LABELS.get(str(data.get("waiting_on")))
+        return f"SLA clock paused: {metric}" + (f" (waiting on {waiting})" if waiting else "")
+    if kind == "sla.resumed":
+        return f"SLA clock resumed: {metric}" + (" (the case was reopened)" if data.get("reopened") else "")
+    if kind == "sla.fulfilled":
+        verdict = "SLA met in time" if data.get("in_time") else "SLA met late"
+        basis = " business" if data.get("business") else ""
+        return (f"{verdict}: {metric} after {_minutes(data.get('used_minutes'))} of "
+                f"{_minutes(data.get('target_minutes'))}{basis}")
+    return ", ".join(f"{_label(k)}: {v}" for k, v in data.items()) or kind
+
+
 @dataclass
 class TimelineEntry:
     event: CaseEvent
@@ -154,7 +199,8 @@ def describe_events(session: Session, actor: Actor, case: Case, events: list[Cas
                 case_ids.add(data[key])
     agents = directory_queries.agent_names(session, agent_ids)
     queues = directory_queries.queue_names(session, queue_ids)
-    users = directory_queries.user_names(session, {e.actor_id for e in events})
+    users = directory_queries.user_names(session, {e.actor_id for e in events} | {
+        u for e in events if e.type.startswith(oncall_views.ONCALL_EVENTS) for u in oncall_views.user_ids_in(e.data)})
     refs = page_queries.references(session, case_ids, scope_for(actor))
 
     def agent(agent_id: Any) -> str:
@@ -177,14 +223,11 @@ def describe_events(session: Session, actor: Actor, case: Case, events: list[Cas
                 summary += f", request type {data['request_type']}"
         elif event.type == "case.routed":
             summary = f"Routed to {queue(data.get('queue_id'))} ({_label(data.get('source', ''))})"
-        elif event.type == "sla.applied":
-            summary = (f"SLA policy {data.get('policy')} v{data.get('version')} applied ({data.get('priority')}, "
-                       f"{data.get('calendar') or '24x7'})")
-        elif event.type in ("sla.warned", "sla.breached"):
-            what = "SLA warning" if event.type == "sla.warned" else "SLA breached"
-            due = data.get("due_at")
-            summary = f"{what}: {_label(data.get('metric', ''))}" + (f", due {str(due)[:16].replace('T', ' ')} UTC"
-                                                                   if due else "")
+        elif event.type.startswith("sla."):
+            summary = describe_sla_event(event.type, data)
+        elif event.type.startswith(oncall_views.ONCALL_EVENTS):
+            kind = "escalation"
+            summary = oncall_views.describe(event.type, data, lambda u: users.get(u, f"user #{u}"))
         elif event.type == "case.message_added":
             if data.get("visibility") == "internal":
                 summary = "Internal note added"
@@ -258,12 +301,12 @@ def dashboard(request: Request, session: SessionDep, actor: QueueReader) -> HTML
 @router.get("/console/queues/{queue_id}")
 def queue_page(request: Request, queue_id: RowId, session: SessionDep, actor: QueueReader,
                status: ShortText = "active", priority: ShortText = "", assignee: ShortText = "", q: ShortText = "",
-               sort: ShortText = "created_desc", cursor: Annotated[str, Query(max_length=500)] = "") -> HTMLResponse:
+               sort: ShortText = QUEUE_SORT, cursor: Annotated[str, Query(max_length=500)] = "") -> HTMLResponse:
     queue, team = directory.queue_visible(session, actor, queue_id)
     status = status if status in STATUS_FILTERS else "active"
     priority = priority if priority in set(Priority) else ""
     assignee = assignee if assignee in ASSIGNEE_FILTERS else ""
-    sort = sort if sort in SORT_LABELS else "created_desc"
+    sort = sort if sort in SORT_LABELS else QUEUE_SORT
     q = q.strip()
     filters = CaseFilters(
         status=STATUS_FILTERS[status][1], queue_id=queue.id, priority=priority or None, q=q or None, sort=sort,
@@ -338,13 +381,15 @@ def _case_context(session: Session, actor: Actor, case: Case, *, compose: str, f
         "link_refs": link_refs, "request_type": request_type, "field_labels": field_labels,
         "next_statuses": [(s.value, STATUS_LABELS[s.value]) for s in Status if s in service.TRANSITIONS[status]],
         "is_closed": status in service.FINAL, "team_agents": team_agents, "reroute_targets": targets,
-        "reasons": [(r.value, REASON_LABELS[r]) for r in RerouteReason],
+        "reasons": [(r.value, REASON_LABELS[r]) for r in MANUAL_REASONS],
         "submit_as": [("", "Keep status"), ("pending", "Pending (waiting on the customer)"), ("solved", "Solved")],
         "can_assign": actor.can(Perm.CASE_ASSIGN) or actor.can(Perm.CASE_REPLY),
         "is_mine": actor.agent_id is not None and case.assignee_id == actor.agent_id,
         "compose": compose if compose in ("reply", "note") else "reply", "failure": failure,
         # A vendor's staff see the routing, not the platform's rules and catalogue behind it.
         "sla": _sla_view(session, case, now),
+        "escalation": oncall_views.case_panel(session, actor, case.id, case_open=status not in service.FINAL
+                                              and status is not Status.SOLVED),
         "routing": routed, "routing_detail": actor.vendor_id is None,
         "can_route_as": bool(queue and queue.is_triage) and actor.can(Perm.CASE_REROUTE)
         and status not in (Status.SOLVED, Status.CLOSED),
@@ -485,6 +530,42 @@ def reroute(request: Request, case_id: RowId, form: FormDep, session: SessionDep
         back = f"/console/queues/{previous_queue}" if previous_queue else "/console"
         return see_other(request, with_query(back, notice="rerouted_away", ref=case.reference), full_page=True)
     return _back_to_case(request, case, "rerouted")
+
+
+@router.post("/console/cases/{case_id}/escalate")
+def escalate(request: Request, case_id: RowId, form: FormDep, session: SessionDep, clock: ClockDep,
+             actor: CaseEscalator) -> Response:
+    """Start an escalation ladder by hand, with a reason (the one chosen, or the one that applies)."""
+    case = case_for(session, actor, case_id, permission=Perm.CASE_ESCALATE, for_update=True)
+    reason = form_text(form, "reason", max_chars=500).strip()
+    ladder = form_text(form, "ladder", max_chars=64).strip()
+
+    def work() -> object:
+        if not reason:
+            raise Invalid("say why the case needs escalating", field="reason")
+        return oncall_escalations.start(session, case.id, trigger="manual", reason=reason, actor=actor,
+                                        now=clock.now(), ladder_key=ladder or None)
+
+    _done, error = attempt(session, work)
+    if error is not None:
+        return _render_case(request, session, actor, case,
+                            failure=failure_from(error, "escalate", {"reason": reason, "ladder": ladder}))
+    return _back_to_case(request, case, "escalated")
+
+
+@router.post("/console/cases/{case_id}/crisis")
+def declare_crisis(request: Request, case_id: RowId, form: FormDep, session: SessionDep, clock: ClockDep,
+                   actor: OncallResponder) -> Response:
+    """Escalate the case to a crisis (severity, an owner: whoever declares it); the oncall is paged."""
+    case = case_for(session, actor, case_id, permission=Perm.CASE_READ, for_update=True)
+    values = {name: form_text(form, name, max_chars=4000).strip() for name in ("title", "severity", "summary")}
+    crisis, error = attempt(session, lambda: oncall_crises.declare(
+        session, case.id, title=values["title"], severity=values["severity"], summary=values["summary"],
+        owner_id=actor.user_id, actor=actor, now=clock.now()))
+    if error is not None:
+        return _render_case(request, session, actor, case, failure=failure_from(error, "crisis", values))
+    assert crisis is not None
+    return see_other(request, f"/console/crises/{crisis.id}?notice=crisis_declared", full_page=True)
 
 
 @router.post("/console/cases/{case_id}/route-as")

@@ -19,6 +19,7 @@ from trustdesk.core.db import MAX_ID
 from trustdesk.core.errors import Invalid
 from trustdesk.core.events import CaseEvent
 from trustdesk.directory.models import Market, Team
+from trustdesk.sla import timers as sla_timers
 
 _Row = TypeVar("_Row")
 
@@ -29,6 +30,9 @@ SORTS = {
     "updated_desc": (Case.updated_at, True),
     "updated_asc": (Case.updated_at, False),
 }
+# Soonest SLA due time first (cases with no running clock last): the order a support team works in.
+DUE_SORT = "due_asc"
+SORT_NAMES = (*SORTS, DUE_SORT)
 
 
 @dataclass
@@ -57,20 +61,22 @@ def scope_clause(*, vendor_id: int | None, user_id: int | None) -> ColumnElement
     return and_(true(), *clauses)
 
 
-def encode_cursor(value: datetime, case_id: int) -> str:
-    raw = json.dumps({"v": value.isoformat(), "id": case_id}).encode()
+def encode_cursor(value: datetime | None, case_id: int) -> str:
+    """The last row of a page: its sort value (None: a case with nothing due, under ``due_asc``) and id."""
+    raw = json.dumps({"v": value.isoformat() if value is not None else None, "id": case_id}).encode()
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
-def decode_cursor(cursor: str) -> tuple[datetime, int]:
+def decode_cursor(cursor: str, *, nullable: bool = False) -> tuple[datetime | None, int]:
     try:
         padded = cursor + "=" * (-len(cursor) % 4)
         data = json.loads(base64.urlsafe_b64decode(padded.encode()))
-        value, case_id = datetime.fromisoformat(data["v"]), int(data["id"])
+        raw, case_id = data["v"], int(data["id"])
+        value = None if raw is None and nullable else datetime.fromisoformat(raw)
     except (ValueError, KeyError, TypeError) as exc:
         raise Invalid("cursor is not one this API returned", field="cursor") from exc
     # Cursors this API writes hold an aware timestamp and a real row id; anything else is forged.
-    if value.tzinfo is None or not 0 < case_id <= MAX_ID:
+    if (value is not None and value.tzinfo is None) or not 0 < case_id <= MAX_ID:
         raise Invalid("cursor is not one this API returned", field="cursor")
     return value, case_id
 
@@ -127,8 +133,10 @@ def case_list_query(session: Session, filters: CaseFilters, scope: ColumnElement
 def list_cases(session: Session, filters: CaseFilters, scope: ColumnElement[bool], *, limit: int,
                cursor: str | None) -> tuple[Sequence[Case], str | None]:
     """One page by keyset (sort column, id): stable under inserts, cheap at any depth."""
+    if filters.sort == DUE_SORT:
+        return _list_by_due(session, filters, scope, limit=limit, cursor=cursor)
     if filters.sort not in SORTS:
-        raise Invalid(f"sort must be one of {', '.join(SORTS)}", field="sort")
+        raise Invalid(f"sort must be one of {', '.join(SORT_NAMES)}", field="sort")
     column, descending = SORTS[filters.sort]
     query = case_list_query(session, filters, scope)
     if cursor:
@@ -144,6 +152,28 @@ def list_cases(session: Session, filters: CaseFilters, scope: ColumnElement[bool
     if len(rows) > limit and page:
         last = page[-1]
         next_cursor = encode_cursor(getattr(last, column.key), last.id)
+    return page, next_cursor
+
+
+def _list_by_due(session: Session, filters: CaseFilters, scope: ColumnElement[bool], *, limit: int,
+                 cursor: str | None) -> tuple[Sequence[Case], str | None]:
+    """Keyset by (has nothing due, soonest due time, id): cases with a running SLA clock by the soonest
+    due time, then the cases with none, each run by id. A due time that moves between two pages (a reply
+    stops a clock) may move its case across the cursor, as any sort on a changing value would."""
+    due = sla_timers.soonest_due()
+    query = case_list_query(session, filters, scope).add_columns(due.label("next_due"))
+    if cursor:
+        value, last_id = decode_cursor(cursor, nullable=True)
+        if value is None:
+            query = query.where(due.is_(None), Case.id > last_id)
+        else:
+            query = query.where(or_(due > value, and_(due == value, Case.id > last_id), due.is_(None)))
+    rows = session.execute(query.order_by(due.is_(None), due.asc(), Case.id.asc()).limit(limit + 1)).all()
+    page = [case for case, _due in rows[:limit]]
+    next_cursor = None
+    if len(rows) > limit and page:
+        last_case, last_due = rows[limit - 1]
+        next_cursor = encode_cursor(last_due, last_case.id)
     return page, next_cursor
 
 

@@ -34,7 +34,7 @@ from trustdesk.cases.models import (
 )
 from trustdesk.cases.schemas import AttachmentIn, PartyIn
 from trustdesk.core.errors import Conflict, Forbidden, Invalid, NotFound, PayloadTooLarge, UnsupportedMediaType
-from trustdesk.core.events import SYSTEM, EventActor, record_case_event
+from trustdesk.core.events import SYSTEM, EventActor, SystemActor, record_case_event
 from trustdesk.core.identity import Actor
 from trustdesk.core.outbox import enqueue
 from trustdesk.core.permissions import Perm, Role
@@ -81,6 +81,16 @@ def clean_text(text: str, *, field: str, max_chars: int) -> str:
 
 def _touch(case: Case, now: datetime) -> None:
     case.updated_at = now
+
+
+def _sla_facts(session: Session, case: Case, *, market: Market | None = None,
+               party: Party | None = None) -> sla.CaseFacts:
+    """What an SLA policy's conditions look at, as the case is now."""
+    market = market or directory.market_by_id(session, case.market_id)
+    party = party or repository.parties_by_ids(session, {case.party_id})[case.party_id]
+    team = directory.team_by_id(session, case.team_id) if case.team_id is not None else None
+    return sla.CaseFacts(market=market.code, channel=case.channel, priority=case.priority, party_kind=party.kind,
+                         tier=team.tier if team is not None else None, topic=case.topic)
 
 
 def _enter_status(session: Session, case: Case, to: Status, actor: EventActor, now: datetime,
@@ -212,14 +222,13 @@ def open_case(session: Session, new: NewCase, *, actor: EventActor, settings: Se
         "request_type": new.request_type.key if new.request_type else None,
     })
     routing.record(session, case.id, routed, actor=actor, now=now)
-    team = directory.team_by_id(session, queue.team_id)
-    sla.apply(session, case.id, sla.CaseFacts(market=market.code, channel=case.channel, priority=case.priority,
-                                              party_kind=new.party.kind, tier=team.tier, topic=case.topic),
-              actor=actor, now=now)
+    sla.apply(session, case.id, _sla_facts(session, case, market=market, party=new.party), actor=actor, now=now)
     _message_added(session, case, message, actor=actor, now=now)
     attachments = _store_attachments(session, case, message, new.attachments, actor=actor, now=now)
     if queue.auto_assign:
         enqueue(session, "cases.assign", {"case_id": case.id}, now=now)
+    if case.priority == Priority.URGENT.value:
+        enqueue(session, "cases.urgent", {"case_id": case.id}, now=now)  # an urgent case may page the oncall
     return Opened(case=case, message=message, attachments=attachments)
 
 
@@ -363,7 +372,10 @@ def change_status(session: Session, case: Case, to: Status, *, actor: EventActor
 
 
 def update_case(session: Session, case: Case, changes: dict[str, Any], *, actor: EventActor, now: datetime) -> Case:
-    """Apply field changes (subject, priority, topic, tags, custom fields); one event lists them."""
+    """Apply field changes (subject, priority, topic, tags, custom fields); one event lists them.
+
+    A new priority on a case still being worked matches its SLA policy again: the case gets the terms
+    for that priority, its running clocks counting on them from their start. A solved case keeps its own."""
     if Status(case.status) in FINAL:
         raise Conflict("a closed case cannot be edited", field="status")
     changed: dict[str, Any] = {}
@@ -381,6 +393,10 @@ def update_case(session: Session, case: Case, changes: dict[str, Any], *, actor:
     if changed:
         _touch(case, now)
         record_case_event(session, case.id, "case.updated", actor, now, {"changes": changed})
+        if changed.get("priority", {}).get("to") == Priority.URGENT.value:
+            enqueue(session, "cases.urgent", {"case_id": case.id}, now=now)
+    if "priority" in changed and Status(case.status) is not Status.SOLVED:
+        sla.reapply(session, case.id, _sla_facts(session, case), reason="priority_changed", actor=actor, now=now)
     return case
 
 
@@ -421,7 +437,7 @@ def check_may_assign(actor: Actor, case: Case, agent_id: int | None) -> None:
 
 
 def reroute_case(session: Session, case: Case, *, to_queue: Queue, reason: RerouteReason | str | None,
-                 actor: Actor, settings: Settings, now: datetime, note: str | None = None) -> Case:
+                 actor: Actor | SystemActor, settings: Settings, now: datetime, note: str | None = None) -> Case:
     """Move a case to another queue (and its team). A reason is mandatory: it feeds misroute analysis."""
     if not reason:
         raise Invalid("a reroute needs a reason code", field="reason")
@@ -438,7 +454,8 @@ def reroute_case(session: Session, case: Case, *, to_queue: Queue, reason: Rerou
     if to_queue.market_id is not None and to_queue.market_id != case.market_id:
         raise Invalid(f"queue {to_queue.key} serves another market", field="queue_id")
     target_team = directory.team_by_id(session, to_queue.team_id, field="queue_id")
-    if actor.vendor_id is not None and target_team.vendor_id not in (None, actor.vendor_id):
+    vendor_id = actor.vendor_id if isinstance(actor, Actor) else None
+    if vendor_id is not None and target_team.vendor_id not in (None, vendor_id):
         # A vendor's agents may escalate to in-house teams, never hand work to another vendor.
         raise Invalid(f"queue {to_queue.key} belongs to another vendor", field="queue_id")
     previous_queue, previous_team, previous_agent = case.queue_id, case.team_id, case.assignee_id
@@ -449,7 +466,7 @@ def reroute_case(session: Session, case: Case, *, to_queue: Queue, reason: Rerou
         "to_team_id": to_queue.team_id, "reason": reason.value, "unassigned_agent_id": previous_agent,
         "note": note or None,
     })
-    if note:
+    if note and isinstance(actor, Actor):  # the system's reroutes explain themselves in the event
         add_internal_note(session, case, body=f"Rerouted ({reason.value}): {note}", actor=actor,
                           settings=settings, now=now)
     if to_queue.auto_assign:

@@ -49,6 +49,12 @@ class Perm(StrEnum):
     QUEUE_READ = "queues.read"
     QUEUE_CLAIM = "queues.claim"
     AGENT_PRESENCE = "agents.presence"
+    CASE_ESCALATE = "cases.escalate"  # start an escalation ladder by hand, with a reason
+    # oncall
+    ONCALL_READ = "oncall.read"  # schedules, who is on call, ladders, crises
+    ONCALL_RESPOND = "oncall.respond"  # acknowledge any escalation; declare and run crises; swap own shifts
+    ONCALL_ADMIN = "oncall.admin"  # schedules, overrides, ladders, feeds of others
+    WEBHOOKS_ADMIN = "webhooks.admin"  # webhook endpoints and their secrets
     # administration
     DIRECTORY_READ = "directory.read"
     DIRECTORY_ADMIN = "directory.admin"
@@ -66,8 +72,10 @@ _CUSTOMER = {Perm.SELF, Perm.CASE_SUBMIT, Perm.CASE_READ_OWN, Perm.CASE_REPLY_OW
 _AGENT = {
     Perm.SELF, Perm.CASE_READ, Perm.CASE_REPLY, Perm.CASE_NOTE, Perm.CASE_UPDATE, Perm.CASE_STATUS,
     Perm.CASE_REROUTE, Perm.QUEUE_READ, Perm.QUEUE_CLAIM, Perm.AGENT_PRESENCE, Perm.DIRECTORY_READ,
+    Perm.CASE_ESCALATE, Perm.ONCALL_READ,
 }
-_SENIOR_AGENT = _AGENT | {Perm.CASE_LINK, Perm.CASE_ASSIGN, Perm.CATALOGUE_READ, Perm.ROUTING_READ}
+_SENIOR_AGENT = _AGENT | {Perm.CASE_LINK, Perm.CASE_ASSIGN, Perm.CATALOGUE_READ, Perm.ROUTING_READ,
+                          Perm.ONCALL_RESPOND}
 
 ROLE_PERMISSIONS: dict[Role, frozenset[Perm]] = {
     Role.BUYER: frozenset(_CUSTOMER),
@@ -80,9 +88,9 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Perm]] = {
     Role.ONCALL_SME: frozenset(_SENIOR_AGENT),
     Role.REVIEWER: frozenset((_AGENT - {Perm.CASE_REROUTE}) | {Perm.CATALOGUE_READ}),
     Role.QA: frozenset({Perm.SELF, Perm.CASE_READ, Perm.QUEUE_READ, Perm.DIRECTORY_READ, Perm.CATALOGUE_READ,
-                        Perm.ROUTING_READ}),
+                        Perm.ROUTING_READ, Perm.ONCALL_READ}),
     Role.LEAD: frozenset(_SENIOR_AGENT | {Perm.CASE_INTAKE, Perm.INTERNAL_REQUEST, Perm.CATALOGUE_EDIT,
-                                          Perm.CATALOGUE_APPROVE, Perm.ROUTING_ADMIN}),
+                                          Perm.CATALOGUE_APPROVE, Perm.ROUTING_ADMIN, Perm.ONCALL_ADMIN}),
     Role.ADMIN: frozenset(Perm),
 }
 

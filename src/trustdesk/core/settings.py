@@ -38,6 +38,9 @@ class Settings(BaseSettings):
     outbox_poll_seconds: float = 1.0
     outbox_max_attempts: int = 10
 
+    smtp_url: str = Field(default="", description="smtp://user:password@host:587?starttls=true; empty: no email.")
+    smtp_from: str = Field(default="TrustDesk <trustdesk@localhost>", description="The sender of TrustDesk's email.")
+
     routing_training_days: int = Field(default=180, description="History the topic classifier learns from.")
     routing_min_examples: int = Field(default=5, description="Topics with fewer closed cases are not learnt.")
     routing_max_per_topic: int = Field(default=2000, description="Each topic's newest closed cases learnt, at most.")

@@ -106,7 +106,8 @@ def journeys(session: Session, *, since: datetime, until: datetime) -> list[Jour
         if journey is None:
             continue
         data = event.data
-        if event.type == "case.rerouted" and data.get("to_team_id") != data.get("from_team_id"):
+        if (event.type == "case.rerouted" and data.get("to_team_id") != data.get("from_team_id")
+                and data.get("reason") != "escalated"):  # moving up a tier on purpose is not a misroute
             journey.hops += 1
             journey.final_team = data.get("to_team_id")
             journey.arrived_final_at = event.occurred_at

@@ -13,6 +13,7 @@ from trustdesk.core.errors import Invalid, NotFound
 from trustdesk.core.identity import Actor
 from trustdesk.core.permissions import Perm
 from trustdesk.sla import calendars, policies, timers
+from trustdesk.sla import metrics as sla_metrics
 from trustdesk.sla.clocks import Clock
 from trustdesk.sla.schemas import (
     CALENDAR_KEY,
@@ -20,6 +21,7 @@ from trustdesk.sla.schemas import (
     CalendarOut,
     CaseSlaOut,
     ClockOut,
+    ComplianceOut,
     DueOut,
     HolidayIn,
     HolidayOut,
@@ -141,3 +143,14 @@ def case_sla(case_id: Annotated[int, Path(ge=1, le=2**31 - 1)], session: Session
     return CaseSlaOut(case_id=case.id, policy_key=snapshot.policy_key, policy_version=snapshot.policy_version,
                       priority=snapshot.priority, calendar_key=snapshot.calendar_key, applied_at=snapshot.applied_at,
                       clocks=[_clock_out(c) for c in clocks])
+
+
+@router.get("/sla/compliance", response_model=list[ComplianceOut],
+            summary="SLA compliance: targets met on time / targets that came due, per target and group")
+def compliance(session: SessionDep, clock: ClockDep, actor: Reader, since: AwareDatetime | None = None,
+               until: AwareDatetime | None = None,
+               by: Annotated[str, Query(pattern="^(metric|queue|team|market|tier)$")] = "metric",
+               ) -> list[ComplianceOut]:
+    end = until or clock.now()
+    rows = sla_metrics.compliance(session, since=since or end - timedelta(days=28), until=end, by=by)
+    return [ComplianceOut(**row.as_dict()) for row in rows]

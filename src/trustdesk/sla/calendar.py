@@ -37,6 +37,9 @@ class Calendar:
     weekly: tuple[tuple[Span, ...], ...] = ((),) * 7  # Monday first
     holidays: Mapping[date, tuple[Span, ...]] = field(default_factory=dict)  # a day's hours instead (empty: closed)
     always_open: bool = False
+    # Each local day's intervals, worked out once: a fold walks the same days again and again.
+    _days: dict[date, list[tuple[datetime, datetime]]] = field(default_factory=dict, init=False, repr=False,
+                                                               compare=False, hash=False)
 
     # ------------------------------------------------------------ the open intervals
 
@@ -47,13 +50,19 @@ class Calendar:
 
     def intervals_on(self, day: date) -> list[tuple[datetime, datetime]]:
         """The day's open intervals as UTC instants, in order."""
+        cached = self._days.get(day)
+        if cached is not None:
+            return cached
         if self.always_open:
-            return [(_instant(day, 0, self.zone), _instant(day, DAY_MINUTES, self.zone))]
-        out = []
-        for start, end in self.spans_on(day):
-            a, b = _instant(day, start, self.zone), _instant(day, end, self.zone)
-            if b > a:  # a span inside a skipped hour is empty
-                out.append((a, b))
+            out = [(_instant(day, 0, self.zone), _instant(day, DAY_MINUTES, self.zone))]
+        else:
+            out = []
+            for start, end in self.spans_on(day):
+                a, b = _instant(day, start, self.zone), _instant(day, end, self.zone)
+                if b > a:  # a span inside a skipped hour is empty
+                    out.append((a, b))
+        if len(self._days) < 20_000:  # bounded: a calendar object lives for one request or job
+            self._days[day] = out
         return out
 
     def intervals(self, since: datetime) -> Iterator[tuple[datetime, datetime]]:

@@ -15,6 +15,10 @@ applied. Clocks:
 
 Waiting on the customer (``pending``) pauses the customer-facing clocks; ``Terms.pause_on`` may add
 seller or third-party waits. Time counts on the business calendar or round the clock, per target.
+
+When the case's terms change halfway (its priority changed: ``run_periods``), a clock still running or
+paused counts on the new targets from its original start, as though they had applied all along; a
+clock that had already stopped keeps the verdict of the terms in force when it stopped.
 """
 
 from __future__ import annotations
@@ -71,6 +75,15 @@ class Terms:
     targets: Mapping[Metric, Target]
     warn_fraction: float = 0.75
     pause_on: frozenset[WaitingOn] = frozenset({WaitingOn.CUSTOMER})
+    # When set, the warning comes this many minutes before due (on the clock's own time: business
+    # minutes for a business target) instead of at ``warn_fraction``; at the start when N >= the target.
+    warn_minutes_before: int | None = None
+
+    def warn_point(self, budget: timedelta) -> timedelta:
+        """How much of a clock's budget is used when its warning is due."""
+        if self.warn_minutes_before is not None:
+            return max(budget - timedelta(minutes=self.warn_minutes_before), timedelta(0))
+        return budget * self.warn_fraction
 
 
 @dataclass(frozen=True)
@@ -87,6 +100,7 @@ class Clock:
     started_at: datetime
     budget: timedelta
     business: bool
+    seq: int = 0  # which clock of its metric, from 0 (next reply and periodic update start again)
     used: timedelta = timedelta(0)
     running_since: datetime | None = None
     stopped_at: datetime | None = None
@@ -96,6 +110,7 @@ class Clock:
     breached_at: datetime | None = None  # when it went past its budget, if it did
     history: list[tuple[str, datetime]] = field(default_factory=list)  # (started|paused|resumed|..., at)
     spans: list[tuple[datetime, datetime | None]] = field(default_factory=list)  # when it ran
+    paused_for: WaitingOn | None = None  # while paused: whom the case waits on
 
 
 def _waiting(status: str | None, waiting_on: WaitingOn | None) -> WaitingOn:
@@ -132,11 +147,12 @@ class _Fold:
         target = self.terms.targets.get(metric)
         if target is None or self.current(metric) is not None:
             return
+        seq = sum(1 for c in self.clocks if c.metric is metric)
         clock = Clock(metric=metric, started_at=at, budget=timedelta(minutes=target.minutes),
-                      business=target.business, history=[("started", at)])
+                      business=target.business, seq=seq, history=[("started", at)])
         self.clocks.append(clock)
         if self.paused_now(metric):
-            clock.outcome = Outcome.PAUSED
+            clock.outcome, clock.paused_for = Outcome.PAUSED, self.waiting
             clock.history.append(("paused", at))
         else:
             clock.running_since = at
@@ -147,13 +163,13 @@ class _Fold:
             return
         clock.used += self.calendar(clock).between(clock.running_since, at)
         clock.spans[-1] = (clock.running_since, at)
-        clock.running_since, clock.outcome = None, Outcome.PAUSED
+        clock.running_since, clock.outcome, clock.paused_for = None, Outcome.PAUSED, self.waiting
         clock.history.append(("paused", at))
 
     def resume(self, clock: Clock, at: datetime) -> None:
         if clock.outcome is not Outcome.PAUSED:
             return
-        clock.running_since, clock.outcome = at, Outcome.RUNNING
+        clock.running_since, clock.outcome, clock.paused_for = at, Outcome.RUNNING, None
         clock.spans.append((at, None))
         clock.history.append(("resumed", at))
 
@@ -161,7 +177,7 @@ class _Fold:
         if clock.outcome is Outcome.RUNNING and clock.running_since is not None:
             clock.used += self.calendar(clock).between(clock.running_since, at)
             clock.spans[-1] = (clock.running_since, at)
-        clock.running_since, clock.stopped_at, clock.outcome = None, at, outcome
+        clock.running_since, clock.stopped_at, clock.outcome, clock.paused_for = None, at, outcome, None
         clock.history.append((outcome.value, at))
 
     # ------------------------------------------------------------ the events
@@ -195,7 +211,7 @@ class _Fold:
         if was_solved:  # reopened: the resolution clock goes on from where it stopped
             last = next((c for c in reversed(self.clocks) if c.metric is Metric.RESOLUTION), None)
             if last is not None:
-                last.outcome, last.stopped_at = Outcome.PAUSED, None
+                last.outcome, last.stopped_at, last.paused_for = Outcome.PAUSED, None, self.waiting
                 last.history.append(("reopened", at))
             if self.replied:  # the customer's message reopened it (recorded just before): it awaits a reply
                 self.start(Metric.NEXT_REPLY, at)
@@ -226,7 +242,7 @@ class _Fold:
                 # No time left (reopened after its budget ran out): due when it ran out, not now.
                 clock.due_at = (calendar.add(clock.running_since, left) if left > timedelta(0)
                                 else _when_used_up(clock, calendar, clock.budget))
-                warn_point = clock.budget * self.terms.warn_fraction
+                warn_point = self.terms.warn_point(clock.budget)
                 clock.warn_at = (calendar.add(clock.running_since, warn_point - clock.used)
                                  if warn_point > clock.used else _when_used_up(clock, calendar, warn_point))
                 if clock.due_at <= now:
@@ -254,3 +270,43 @@ def run(terms: Terms, business: Calendar, happenings: Sequence[Happening], *, no
     for happening in sorted(happenings, key=lambda h: h.at):
         fold.apply(happening)
     return fold.settle(now)
+
+
+@dataclass(frozen=True)
+class Period:
+    """Terms the case had from ``since`` (None: from its start) until the next period's ``since``."""
+
+    since: datetime | None
+    terms: Terms
+    business: Calendar
+
+
+def run_periods(periods: Sequence[Period], happenings: Sequence[Happening], *, now: datetime) -> list[Clock]:
+    """Every clock of a case whose terms changed (its priority did), oldest first, as of ``now``.
+
+    Each period's terms are folded over the whole history. Which clocks exist, and when they start and
+    stop, depends on the events alone (and on whether the metric has a target at all), so the folds
+    agree clock by clock (metric, seq); they differ only in budgets, calendars and pauses. A clock still
+    running or paused is taken from the latest terms (counted from its original start); a stopped one
+    from the terms in force when it stopped (a clock stopping at the very instant of a change was judged
+    before it). A clock whose metric had no target in the period that judges it is not one the case had.
+    """
+    if not periods:
+        raise ValueError("a case has at least the terms it was given when it opened")
+    if len(periods) == 1:
+        return run(periods[0].terms, periods[0].business, happenings, now=now)
+    folds = [{(c.metric, c.seq): c for c in run(p.terms, p.business, happenings, now=now)} for p in periods]
+    keys: dict[tuple[Metric, int], Clock] = {}
+    for fold in reversed(folds):
+        for key, clock in fold.items():
+            keys.setdefault(key, clock)
+    out = []
+    for key, any_clock in keys.items():
+        judge = len(periods) - 1
+        if any_clock.stopped_at is not None:
+            stopped = any_clock.stopped_at
+            judge = max(i for i, p in enumerate(periods) if p.since is None or p.since < stopped)
+        chosen = folds[judge].get(key)
+        if chosen is not None:
+            out.append(chosen)
+    return sorted(out, key=lambda c: c.started_at)

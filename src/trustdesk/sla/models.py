@@ -65,6 +65,8 @@ class SlaPolicy(Base):
     calendar_key: Mapped[str | None] = mapped_column(String(64))  # None: round the clock (UTC)
     targets: Mapped[dict[str, Any]] = mapped_column(JSONType)
     warn_fraction: Mapped[float] = mapped_column(default=0.75)
+    # When set, the warning comes this many minutes before due instead of at ``warn_fraction``.
+    warn_minutes_before: Mapped[int | None]
     pause_on: Mapped[list[str]] = mapped_column(JSONType)  # whom waiting on pauses the customer clocks
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
@@ -83,17 +85,23 @@ class CaseSla(Base):
     policy_version: Mapped[int]
     priority: Mapped[str] = mapped_column(String(8))
     calendar_key: Mapped[str | None] = mapped_column(String(64))
-    # {"targets": {metric: {"minutes", "business"}}, "warn_fraction": f, "pause_on": [...]}
+    # {"targets": {metric: {"minutes", "business"}}, "warn_fraction": f, "warn_minutes_before": n | null,
+    #  "pause_on": [...], "earlier": [...]}: "earlier" keeps the terms the case had before its priority
+    # changed, oldest first (each with its policy, version, priority, calendar_key and applied_at), so
+    # clocks that stopped under them keep their verdict (``sla.clocks.run_periods``).
     terms: Mapped[dict[str, Any]] = mapped_column(JSONType)
-    applied_at: Mapped[datetime]
+    applied_at: Mapped[datetime]  # when these terms were given (at intake, or when the priority changed)
 
 
 class SlaTimer(Base):
     """A running or paused clock of an open case, kept for the sweep that finds what falls due.
 
     Written by ``sla.timers.refresh`` from the same fold as the case's clocks whenever the case's
-    events change; stopped clocks are removed (their story stays in the event log). The sweep marks
-    ``warning_sent_at`` / ``breach_sent_at``, so each warning and breach is announced exactly once.
+    events change; a closed case's rows are removed (their story stays in the event log). ``state`` is
+    the clock's outcome at the last refresh, so the next one can tell what changed (paused, resumed,
+    met) and record it once. The sweep marks ``warning_sent_at`` / ``breach_sent_at``, so each warning
+    and breach is announced once per due time (a due time moved later, e.g. by a lower priority, may
+    be announced again when it comes).
     """
 
     __tablename__ = "sla_timers"
@@ -115,3 +123,5 @@ class SlaTimer(Base):
     warn_at: Mapped[datetime | None]
     warning_sent_at: Mapped[datetime | None]  # the sweep announced the warning
     breach_sent_at: Mapped[datetime | None]  # the sweep announced the breach
+    # running | paused | fulfilled | cancelled (clocks.Outcome); None: unknown (a row older than this column)
+    state: Mapped[str | None] = mapped_column(String(12))

@@ -1,4 +1,4 @@
-"""Shapes of the SLA API: calendars and holidays."""
+"""Shapes of the SLA API: calendars, holidays, policies and a case's clocks."""
 
 from __future__ import annotations
 
@@ -84,6 +84,10 @@ class PolicyIn(StrictIn):
     calendar_key: str | None = Field(default=None, pattern=CALENDAR_KEY, description="Empty: round the clock")
     targets: dict[str, dict[str, TargetIn]] = Field(description='{"high": {"first_reply": {"minutes": 60}}}')
     warn_fraction: float = Field(default=0.75, gt=0, lt=1)
+    warn_minutes_before: int | None = Field(
+        default=None, gt=0, le=525_600,
+        description="Warn this many minutes before due (business minutes for a business target) instead of at "
+                    "warn_fraction; at the start when it is as long as the target")
     pause_on: list[str] = Field(default_factory=lambda: ["customer"], max_length=4)
 
 
@@ -99,6 +103,7 @@ class PolicyOut(Out):
     calendar_key: str | None
     targets: dict[str, dict[str, dict[str, int | bool]]]
     warn_fraction: float
+    warn_minutes_before: int | None
     pause_on: list[str]
     updated_at: datetime
 
@@ -125,3 +130,12 @@ class CaseSlaOut(Out):
     calendar_key: str | None
     applied_at: datetime
     clocks: list[ClockOut]
+
+
+class ComplianceOut(Out):
+    key: str = Field(description="The group: a target, queue, team, market or tier")
+    metric: str
+    met: int = Field(description="Targets met on time in the period")
+    breached: int = Field(description="Targets that went past their budget in the period")
+    came_due: int
+    compliance: float | None = Field(description="met / came_due; empty when nothing came due")

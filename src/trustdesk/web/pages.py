@@ -61,6 +61,16 @@ NOTICES: dict[str, str] = {
     "model_activated": "Activated: new cases are routed with this model from now on.",
     "model_rolled_back": "Rolled back: the model in use before is routing again.",
     "marked_read": "Marked as read.",
+    "override_added": "Override added: the final schedule below includes it.",
+    "override_removed": "Override removed.",
+    "swap_added": "Swap recorded: the final schedule below includes it.",
+    "feed_revoked": "Revoked: that calendar link no longer works.",
+    "acknowledged": "Acknowledged: the escalation stopped paging.",
+    "escalated": "Escalated: the ladder is running; see the case's escalation panel.",
+    "escalation_resolved": "The escalation has ended.",
+    "crisis_declared": "Crisis declared: the oncall has been paged.",
+    "crisis_updated": "Update posted.",
+    "case_linked": "Case linked to the crisis.",
 }
 REFERENCE = re.compile(r"^ID-\d{4}-\d{6,10}$")
 
@@ -237,6 +247,10 @@ def console_nav(session: Session, actor: Actor) -> dict[str, Any]:
         more.append(NavItem("Service catalogue", "/console/catalogue", "catalogue"))
     if actor.can(Perm.ROUTING_READ) and actor.vendor_id is None:  # in-house, like the catalogue it explains
         more.append(NavItem("Routing", "/console/routing", "routing"))
+    if actor.can(Perm.DIRECTORY_READ):  # the targets agents work to (vendors' agents too)
+        more.append(NavItem("Service levels", "/console/sla/policies", "sla"))
+    if actor.can(Perm.ONCALL_READ):
+        more.append(NavItem("Oncall", "/console/oncall", "oncall"))
     if actor.can(Perm.DIRECTORY_ADMIN):
         more.append(NavItem("Administration", "/console/admin", "admin"))
     if actor.can(Perm.INTERNAL_REQUEST):
