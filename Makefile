@@ -60,6 +60,7 @@ bench: install-dev assets ## benchmarks against PostgreSQL (see docs/benchmarks.
 	$(BIN)/python bench/intake.py
 	$(BIN)/python bench/routing.py
 	$(BIN)/python bench/sla.py
+	$(BIN)/python bench/oncall.py
 
 # Where the CPU build of torch (constraints.txt) is found when re-pinning.
 TORCH_WHEELS ?= /opt/wheels

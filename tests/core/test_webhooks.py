@@ -16,7 +16,7 @@ from trustdesk.core import webhooks
 from trustdesk.core.clock import FrozenClock
 from trustdesk.core.db import transaction
 from trustdesk.core.errors import Invalid
-from trustdesk.core.outbox import OutboxMessage, OutboxReceipt, deliver_pending
+from trustdesk.core.outbox import SEND_LEASE, OutboxMessage, deliver_pending
 
 
 def _endpoint(factory: sessionmaker[Session], clock: FrozenClock, url: str, types: list[str] | None = None,
@@ -118,21 +118,25 @@ def test_nothing_is_lost_when_the_server_dies_mid_delivery(
     _endpoint(factory, clock, receiver.url)
     [webhook_id] = _emit(factory, clock)
 
-    def die(*_args: object) -> None:
-        raise _PowerCut
+    def die(_mapper: object, _connection: object, message: OutboxMessage) -> None:
+        if message.delivered_at is not None:
+            raise _PowerCut
 
     # The receiver gets the POST, then the server dies before it can record the delivery.
-    event.listen(OutboxReceipt, "before_insert", die)
+    event.listen(OutboxMessage, "before_update", die)
     try:
         with pytest.raises(_PowerCut):
             deliver_pending(factory, clock)
     finally:
-        event.remove(OutboxReceipt, "before_insert", die)
+        event.remove(OutboxMessage, "before_update", die)
     assert len(receiver.requests) == 1
     with transaction(factory) as session:
         message = session.scalars(select(OutboxMessage).where(OutboxMessage.topic == webhooks.DELIVER_TOPIC)).one()
         assert message.delivered_at is None  # still owed
-    # After the restart the message goes again, with the id the receiver uses to drop the repeat.
+        assert message.available_at == clock.now() + SEND_LEASE  # claimed: nobody sends it meanwhile
+    assert deliver_pending(factory, clock) == 0
+    # After the restart, once the claim has lapsed, it goes again with the id the receiver drops repeats by.
+    clock.advance(SEND_LEASE)
     assert deliver_pending(factory, clock) == 1
     assert [r.headers["webhook-id"] for r in receiver.requests] == [webhook_id, webhook_id]
     assert deliver_pending(factory, clock) == 0

@@ -85,9 +85,10 @@ def test_escalation_rate_time_to_ack_and_oncall_load(client: TestClient, world: 
     assert figures["escalations"] == 3 and figures["escalations_by_trigger"] == {"manual": 3}
     assert figures["acknowledged"] == 2
     assert figures["time_to_ack_median_seconds"] == 120.0 and figures["time_to_ack_p90_seconds"] == 600.0
-    name = world.users["oncall_sme"].display_name
-    assert figures["pages_per_person_week"] == [{"person": name, "week": "2026-W10", "pages": 2},
-                                                {"person": name, "week": "2026-W11", "pages": 1}]
+    sme = world.users["oncall_sme"]
+    assert figures["pages_per_person_week"] == [
+        {"user_id": sme.id, "person": sme.display_name, "week": "2026-W10", "pages": 2},
+        {"user_id": sme.id, "person": sme.display_name, "week": "2026-W11", "pages": 1}]
 
 
 def test_compliance_judges_a_met_target_by_the_terms_it_was_met_under(client: TestClient, world: World,
@@ -104,3 +105,18 @@ def test_compliance_judges_a_met_target_by_the_terms_it_was_met_under(client: Te
     params = {"since": start.isoformat(), "until": (start + timedelta(hours=2)).isoformat()}
     rows = client.get("/api/v1/sla/compliance", headers=world.auth("lead"), params=params).json()
     assert [(r["metric"], r["met"], r["breached"]) for r in rows] == [("first_reply", 1, 0)]
+
+
+def test_a_breach_before_a_priority_change_still_counts(client: TestClient, world: World,
+                                                        clock: FrozenClock) -> None:
+    assert client.post("/api/v1/sla/policies", headers=world.auth("admin"), json=POLICY).status_code == 201
+    start = clock.now()
+    case = intake_case(client, world, queue=world.queue_a)
+    clock.advance(minutes=90)  # breached at +60
+    _reply(client, world, case["id"])
+    period = {"since": start.isoformat(), "until": (start + timedelta(hours=2)).isoformat()}
+    clock.advance(hours=3)  # after the period, the priority changes: the period's figures stay
+    assert client.patch(f"/api/v1/cases/{case['id']}", headers=world.auth("lead") | {"If-Match": "*"},
+                        json={"priority": "high"}).status_code == 200
+    rows = client.get("/api/v1/sla/compliance", headers=world.auth("lead"), params=period).json()
+    assert [(r["metric"], r["met"], r["breached"]) for r in rows] == [("first_reply", 0, 1)]

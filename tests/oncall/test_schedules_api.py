@@ -59,11 +59,11 @@ def _final(client: TestClient, world: World, since: datetime, until: datetime) -
 
 def test_layers_a_swap_and_an_override_across_dst_give_the_expected_schedule(
         client: TestClient, world: World, sun: dict[str, Any]) -> None:
-    u = {k: world.users[k].id for k in ("oncall_sme", "agent_t2", "lead", "admin", "reviewer", "qa", "agent_t1")}
+    u = {k: world.users[k].id for k in ("oncall_sme", "agent_t2", "lead", "admin", "reviewer", "qa")}
     swap = {"starts_at": iso(utc(3, 29)), "ends_at": iso(utc(3, 29, 10)), "giver_id": u["admin"],
             "taker_id": u["agent_t2"], "reason": "dentist"}
     assert client.post("/api/v1/oncall/schedules/sun/swaps", headers=world.auth("admin"), json=swap).status_code == 201
-    override = {"starts_at": iso(utc(3, 29, 15, 30)), "ends_at": iso(utc(3, 29, 17)), "user_id": u["agent_t1"]}
+    override = {"starts_at": iso(utc(3, 29, 15, 30)), "ends_at": iso(utc(3, 29, 17)), "user_id": u["lead"]}
     assert client.post("/api/v1/oncall/schedules/sun/overrides", headers=world.auth("lead"),
                        json=override).status_code == 201
     final = _final(client, world, utc(3, 28), utc(3, 30))
@@ -75,7 +75,7 @@ def test_layers_a_swap_and_an_override_across_dst_give_the_expected_schedule(
         (iso(utc(3, 29)), iso(utc(3, 29, 7)), u["agent_t2"], "singapore"),
         (iso(utc(3, 29, 7)), iso(utc(3, 29, 10)), u["agent_t2"], "swap"),  # Berlin's 09:00 is 07:00 UTC in CEST
         (iso(utc(3, 29, 10)), iso(utc(3, 29, 15)), u["admin"], "berlin"),
-        (iso(utc(3, 29, 15, 30)), iso(utc(3, 29, 17)), u["agent_t1"], "override"),
+        (iso(utc(3, 29, 15, 30)), iso(utc(3, 29, 17)), u["lead"], "override"),
         (iso(utc(3, 29, 17)), iso(utc(3, 30)), u["reviewer"], "new-york"),
     ]
     # Berlin ends at 15:00 UTC in summer time, New York starts at 16:00: a gap the override half fills.

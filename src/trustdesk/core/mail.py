@@ -12,15 +12,16 @@ from ``TRUSTDESK_SMTP_FROM``.
 from __future__ import annotations
 
 import smtplib
+import ssl
 from dataclasses import dataclass
 from datetime import datetime
 from email.message import EmailMessage
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
-from trustdesk.core.outbox import consumer, enqueue
+from trustdesk.core.outbox import enqueue, sender
 
 TOPIC = "mail.send"
 TIMEOUT_SECONDS = 15.0
@@ -65,22 +66,29 @@ def send(session: Session, *, to: str, subject: str, text: str, now: datetime) -
     """Queue one plain-text email; False when no server is configured."""
     if _server is None:
         return False
-    enqueue(session, TOPIC, {"to": to, "subject": subject[:200], "text": text}, now=now)
+    enqueue(session, TOPIC, {"to": to, "subject": " ".join(subject.split())[:200], "text": text}, now=now)
     return True
 
 
-@consumer(TOPIC, name="mail.send")
-def _deliver(_session: Session, payload: dict[str, Any], _now: datetime) -> None:
+@sender(TOPIC)
+def _deliver(_factory: sessionmaker[Session], payload: dict[str, Any], _now: datetime) -> None:
     server = _server
     if server is None:  # switched off since it was queued: nothing to deliver to
         return
     message = EmailMessage()
-    message["From"], message["To"], message["Subject"] = server.sender, payload["to"], payload["subject"]
+    message["From"], message["To"] = server.sender, payload["to"]
+    message["Subject"] = " ".join(str(payload["subject"]).split())  # a header is one line
     message.set_content(str(payload["text"]))
-    connect = smtplib.SMTP_SSL if server.tls else smtplib.SMTP
-    with connect(server.host, server.port, timeout=TIMEOUT_SECONDS) as client:
+    context = ssl.create_default_context()  # certificates and host names are checked
+    if server.tls:
+        client: smtplib.SMTP = smtplib.SMTP_SSL(server.host, server.port, timeout=TIMEOUT_SECONDS, context=context)
+    else:
+        client = smtplib.SMTP(server.host, server.port, timeout=TIMEOUT_SECONDS)
+    with client:
         if server.starttls:
-            client.starttls()
+            client.starttls(context=context)
         if server.username:
+            if not (server.tls or server.starttls):
+                raise ValueError("refusing to send the SMTP password in clear text: use smtps:// or ?starttls=true")
             client.login(server.username, server.password or "")
         client.send_message(message)

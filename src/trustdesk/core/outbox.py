@@ -3,6 +3,12 @@
 ``enqueue`` writes a row in the caller's transaction, so a rollback drops it. The runner
 delivers committed rows at least once; each consumer records a receipt in the same
 transaction as its own work, so a redelivered message is a no-op (idempotent consumers).
+
+A topic whose work is a call to the outside world (a webhook, an email) has a *sender* instead:
+the message is claimed with a lease and committed, the sender runs with no transaction open (a slow
+receiver must not hold the database's write lock, which on SQLite stops every other write), and the
+message is then marked delivered. A crash between the call and the mark sends it again when the
+lease runs out: at least once, and receivers drop repeats by the message's own id.
 """
 
 from __future__ import annotations
@@ -61,7 +67,11 @@ class Consumer:
     handler: Handler
 
 
+Sender = Callable[[sessionmaker[Session], dict[str, Any], datetime], None]
+SEND_LEASE = timedelta(minutes=5)  # far longer than any sender's network timeout
+
 _consumers: dict[str, list[Consumer]] = {}
+_senders: dict[str, Sender] = {}
 _after_commit_hooks: list[Callable[[], object]] = []
 
 
@@ -73,6 +83,16 @@ def consumer(topic: str, name: str | None = None) -> Callable[[Handler], Handler
         existing = _consumers.setdefault(topic, [])
         if all(c.name != entry.name for c in existing):
             existing.append(entry)
+        return fn
+
+    return register
+
+
+def sender(topic: str) -> Callable[[Sender], Sender]:
+    """Register the one sender of ``topic``: it runs outside any transaction (see the module's doc)."""
+
+    def register(fn: Sender) -> Sender:
+        _senders[topic] = fn
         return fn
 
     return register
@@ -139,6 +159,10 @@ def deliver_pending(factory: sessionmaker[Session], clock: Clock, *, limit: int 
 
 
 def _deliver_one(factory: sessionmaker[Session], clock: Clock, message_id: int, *, max_attempts: int) -> bool:
+    with transaction(factory) as session:
+        topic = session.scalar(select(OutboxMessage.topic).where(OutboxMessage.id == message_id))
+    if topic in _senders:
+        return _send_one(factory, clock, message_id, _senders[topic], max_attempts=max_attempts)
     try:
         with transaction(factory) as session:
             query = select(OutboxMessage).where(OutboxMessage.id == message_id)
@@ -164,16 +188,48 @@ def _deliver_one(factory: sessionmaker[Session], clock: Clock, message_id: int, 
         return True
     except Exception as exc:
         log.exception("outbox message %s failed", message_id)
-        with transaction(factory) as session:
-            message = session.get(OutboxMessage, message_id)
-            if message is not None and message.delivered_at is None:
-                message.attempts += 1
-                message.last_error = f"{type(exc).__name__}: {exc}"[:2000]
-                if message.attempts >= max_attempts:
-                    message.failed_at = clock.now()
-                else:
-                    message.available_at = clock.now() + _backoff(message.attempts)
+        _failed(factory, clock, message_id, exc, max_attempts=max_attempts, count=True)
         return False
+
+
+def _failed(factory: sessionmaker[Session], clock: Clock, message_id: int, exc: Exception, *, max_attempts: int,
+            count: bool) -> None:
+    with transaction(factory) as session:
+        message = session.get(OutboxMessage, message_id)
+        if message is not None and message.delivered_at is None:
+            message.attempts += int(count)
+            message.last_error = f"{type(exc).__name__}: {exc}"[:2000]
+            if message.attempts >= max_attempts:
+                message.failed_at = clock.now()
+            else:
+                message.available_at = clock.now() + _backoff(message.attempts)
+
+
+def _send_one(factory: sessionmaker[Session], clock: Clock, message_id: int, send: Sender, *,
+              max_attempts: int) -> bool:
+    with transaction(factory) as session:  # claim: nobody else sends it while the lease runs
+        query = select(OutboxMessage).where(OutboxMessage.id == message_id)
+        if is_postgres(session):
+            query = query.with_for_update(skip_locked=True)
+        message = session.scalar(query)
+        now = clock.now()
+        if (message is None or message.delivered_at is not None or message.failed_at is not None
+                or message.available_at > now):
+            return False
+        message.attempts += 1
+        message.available_at = now + SEND_LEASE
+        payload = dict(message.payload)
+    try:
+        send(factory, payload, now)
+    except Exception as exc:
+        log.warning("outbox message %s not sent: %s: %s", message_id, type(exc).__name__, exc)
+        _failed(factory, clock, message_id, exc, max_attempts=max_attempts, count=False)
+        return False
+    with transaction(factory) as session:
+        message = session.get(OutboxMessage, message_id)
+        if message is not None and message.delivered_at is None:
+            message.delivered_at = clock.now()
+    return True
 
 
 PeriodicJob = Callable[[sessionmaker[Session], Clock], object]

@@ -27,11 +27,11 @@ from urllib.parse import urlsplit
 
 import httpx
 from sqlalchemy import String, select
-from sqlalchemy.orm import Mapped, Session, mapped_column
+from sqlalchemy.orm import Mapped, Session, mapped_column, sessionmaker
 
-from trustdesk.core.db import Base
+from trustdesk.core.db import Base, transaction
 from trustdesk.core.errors import Conflict, Invalid, NotFound
-from trustdesk.core.outbox import consumer, enqueue
+from trustdesk.core.outbox import enqueue, sender
 
 log = logging.getLogger(__name__)
 
@@ -186,18 +186,22 @@ def emit(session: Session, event_type: str, data: dict[str, Any], *, now: dateti
     return ids
 
 
-@consumer(DELIVER_TOPIC, name="webhooks.deliver")
-def deliver(session: Session, payload: dict[str, Any], now: datetime) -> None:
-    """POST one delivery; anything but 2xx raises, and the outbox retries it later with back-off."""
-    endpoint = session.get(WebhookEndpoint, payload["endpoint_id"])
-    if endpoint is None or not endpoint.is_active:
+@sender(DELIVER_TOPIC)
+def deliver(factory: sessionmaker[Session], payload: dict[str, Any], now: datetime) -> None:
+    """POST one delivery (no transaction open meanwhile); anything but 2xx raises, and the outbox
+    retries it later with back-off."""
+    with transaction(factory) as session:
+        endpoint = session.get(WebhookEndpoint, payload["endpoint_id"])
+        target = (endpoint.key, endpoint.url, endpoint.secret) if endpoint is not None and endpoint.is_active else None
+    if target is None:
         log.info("webhook %s dropped: endpoint %s is gone or paused", payload["webhook_id"], payload["endpoint_id"])
         return
+    key, url, secret = target
     body = str(payload["body"])
-    headers = headers_for(endpoint.secret, str(payload["webhook_id"]), int(now.timestamp()), body)
+    headers = headers_for(secret, str(payload["webhook_id"]), int(now.timestamp()), body)
     try:
-        response = httpx.post(endpoint.url, content=body.encode(), headers=headers, timeout=TIMEOUT_SECONDS)
+        response = httpx.post(url, content=body.encode(), headers=headers, timeout=TIMEOUT_SECONDS)
     except httpx.HTTPError as exc:
-        raise WebhookDeliveryFailed(f"{endpoint.key}: {type(exc).__name__}: {exc}") from exc
+        raise WebhookDeliveryFailed(f"{key}: {type(exc).__name__}: {exc}") from exc
     if not 200 <= response.status_code < 300:
-        raise WebhookDeliveryFailed(f"{endpoint.key}: HTTP {response.status_code}")
+        raise WebhookDeliveryFailed(f"{key}: HTTP {response.status_code}")

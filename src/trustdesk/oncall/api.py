@@ -50,9 +50,11 @@ from trustdesk.web.deps import ClockDep, Requires, SessionDep, SettingsDep, publ
 
 router = APIRouter(tags=["oncall"])
 Reader = Annotated[Actor, Depends(Requires(Perm.ONCALL_READ))]
-Responder = Annotated[Actor, Depends(Requires(Perm.ONCALL_RESPOND))]
+# Crises and ending escalations are the platform's own incident work: in-house staff only.
+Responder = Annotated[Actor, Depends(Requires(Perm.ONCALL_RESPOND, in_house=True))]
+CrisisReader = Annotated[Actor, Depends(Requires(Perm.ONCALL_READ, in_house=True))]
 Admin = Annotated[Actor, Depends(Requires(Perm.ONCALL_ADMIN, in_house=True))]
-Swapper = Annotated[Actor, Depends(Requires(Perm.ONCALL_RESPOND, Perm.ONCALL_ADMIN))]
+Swapper = Annotated[Actor, Depends(Requires(Perm.ONCALL_RESPOND, Perm.ONCALL_ADMIN, in_house=True))]
 Escalator = Annotated[Actor, Depends(Requires(Perm.CASE_ESCALATE))]
 CaseReader = Annotated[Actor, Depends(Requires(Perm.CASE_READ))]
 Anyone = Annotated[Actor, Depends(Requires(Perm.SELF))]
@@ -265,6 +267,7 @@ def case_escalations(case_id: Id, session: SessionDep, actor: CaseReader) -> lis
              summary="Take it: every pending step stops (someone paged for it, or an oncall responder)")
 def acknowledge(escalation_id: Id, session: SessionDep, clock: ClockDep, actor: Anyone) -> EscalationOut:
     row = escalations.escalation_by_id(session, escalation_id, for_update=True)
+    case_for(session, actor, row.case_id, permission=Perm.CASE_READ)  # out of scope: as if it did not exist
     return EscalationOut.model_validate(escalations.acknowledge_as(session, actor, row, now=clock.now(), via="api"))
 
 
@@ -273,6 +276,7 @@ def acknowledge(escalation_id: Id, session: SessionDep, clock: ClockDep, actor: 
 def resolve(escalation_id: Id, body: ResolveIn, session: SessionDep, clock: ClockDep,
             actor: Responder) -> EscalationOut:
     row = escalations.escalation_by_id(session, escalation_id, for_update=True)
+    case_for(session, actor, row.case_id, permission=Perm.CASE_READ)
     return EscalationOut.model_validate(escalations.resolve(session, row, actor=actor, now=clock.now(),
                                                             reason=body.reason))
 
@@ -310,12 +314,12 @@ def declare_crisis(case_id: Id, body: CrisisIn, session: SessionDep, clock: Cloc
 
 
 @router.get("/crises", response_model=list[CrisisOut], summary="Crises, newest first")
-def list_crises(session: SessionDep, actor: Reader, open_only: bool = False) -> list[CrisisOut]:
+def list_crises(session: SessionDep, actor: CrisisReader, open_only: bool = False) -> list[CrisisOut]:
     return [CrisisOut.model_validate(c) for c in crises.list_crises(session, open_only=open_only)]
 
 
 @router.get("/crises/{crisis_id}", response_model=CrisisOut, summary="A crisis with its cases and timeline")
-def get_crisis(crisis_id: Id, session: SessionDep, actor: Reader) -> CrisisOut:
+def get_crisis(crisis_id: Id, session: SessionDep, actor: CrisisReader) -> CrisisOut:
     return _crisis_out(session, crises.crisis_by_id(session, crisis_id))
 
 

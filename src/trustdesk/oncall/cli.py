@@ -10,11 +10,12 @@ from zoneinfo import ZoneInfo
 import typer
 from sqlalchemy.orm import Session, sessionmaker
 
+from trustdesk.core import mail
 from trustdesk.core.clock import SystemClock, parse_time
 from trustdesk.core.db import make_engine, make_session_factory, transaction
 from trustdesk.core.errors import DomainError
 from trustdesk.core.settings import get_settings
-from trustdesk.oncall import jobs, metrics, schedules
+from trustdesk.oncall import jobs, metrics, paging, schedules
 
 app = typer.Typer(help="Oncall: schedules, who is on call, escalations.", no_args_is_help=True)
 
@@ -108,5 +109,8 @@ def metrics_command(days: Annotated[int, typer.Option(min=1, max=400, help="The 
 @app.command("tick")
 def tick() -> None:
     """Run every escalation step and ack timeout that is due (what the embedded worker does every 15 s)."""
+    settings = get_settings()
+    mail.configure(settings.smtp_url, settings.smtp_from)  # pages email and link as the app does
+    paging.configure(settings.base_url)
     ran = jobs.tick(_factory(), SystemClock())
     typer.echo(f"{ran} step(s) ran")

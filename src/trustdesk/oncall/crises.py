@@ -16,9 +16,9 @@ from trustdesk.cases.models import Case
 from trustdesk.core import webhooks
 from trustdesk.core.errors import Conflict, Invalid, NotFound
 from trustdesk.core.events import EventActor, record_case_event
-from trustdesk.core.identity import User
 from trustdesk.oncall import escalations, ladders, paging, schedules
 from trustdesk.oncall.models import Crisis, CrisisCase, CrisisEvent
+from trustdesk.oncall.people import responders
 
 SEVERITIES = ("sev1", "sev2", "sev3", "sev4")
 
@@ -43,8 +43,8 @@ def _check_severity(severity: str) -> str:
 
 
 def _check_owner(session: Session, owner_id: int) -> int:
-    if session.scalar(select(User.id).where(User.id == owner_id, User.is_active.is_(True))) is None:
-        raise Invalid(f"user {owner_id} does not exist or is inactive", field="owner_id")
+    if owner_id not in responders(session, [owner_id]):
+        raise Invalid(f"user {owner_id} cannot own a crisis: only active in-house staff can", field="owner_id")
     return owner_id
 
 

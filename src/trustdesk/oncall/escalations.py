@@ -118,6 +118,8 @@ def start(session: Session, case_id: int, *, trigger: str, reason: str, actor: E
         ladder = ladders.ladder_by_key(session, ladder_key, field="ladder")
         if not ladder.is_active:
             raise Invalid(f"ladder {ladder_key!r} is switched off", field="ladder")
+        if trigger not in ladder.triggers:
+            raise Invalid(f"ladder {ladder_key!r} is not started by {trigger}", field="ladder")
     else:
         ladder = ladders.matching_ladder(session, trigger=trigger, team_key=facts.team_key, market=facts.market,
                                          priority=facts.priority)
@@ -309,6 +311,9 @@ def acknowledge(session: Session, escalation: Escalation, *, user_id: int, actor
         raise Conflict(f"the escalation is {escalation.status}", field="status")
     escalation.status = EscalationStatus.ACKNOWLEDGED.value
     escalation.acknowledged_at, escalation.acknowledged_by_id, escalation.next_run_at = now, user_id, None
+    own_step = _step_that_paged(session, escalation, user_id)
+    if own_step is not None:  # an ack timeout pages the acknowledger's level again, not the last one
+        escalation.level_index = own_step
     if escalation.ack_timeout_minutes:
         escalation.ack_deadline_at = now + timedelta(minutes=escalation.ack_timeout_minutes)
     pages = paging.pages_of_escalation(session, escalation.id)
@@ -321,6 +326,13 @@ def acknowledge(session: Session, escalation: Escalation, *, user_id: int, actor
     webhooks.emit(session, "page.acknowledged", {"escalation_id": escalation.id, "case_id": escalation.case_id,
                                                  "user_id": user_id, "via": via}, now=now)
     return escalation
+
+
+def _step_that_paged(session: Session, escalation: Escalation, user_id: int) -> int | None:
+    runs = session.scalars(select(EscalationStepRun).where(
+        EscalationStepRun.escalation_id == escalation.id, EscalationStepRun.round == escalation.round)
+        .order_by(EscalationStepRun.step_index.desc()))
+    return next((run.step_index for run in runs if user_id in (run.outcome.get("paged") or [])), None)
 
 
 def acknowledge_as(session: Session, actor: Actor, escalation: Escalation, *, now: datetime, via: str) -> Escalation:

@@ -10,6 +10,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from trustdesk.core import webhooks
 from trustdesk.core.clock import Clock
 from trustdesk.core.db import transaction
 from trustdesk.core.events import SYSTEM
@@ -40,6 +41,7 @@ def _escalate_sla(session: Session, payload: dict[str, Any], now: datetime, *, t
 
 @consumer("sla.breached", name="oncall.escalate_on_breach")
 def escalate_on_breach(session: Session, payload: dict[str, Any], now: datetime) -> None:
+    webhooks.emit(session, "sla.breached", {k: payload.get(k) for k in ("case_id", "metric", "due_at")}, now=now)
     _escalate_sla(session, payload, now, trigger="breach", words="breached", happened_at=payload.get("due_at"))
 
 

@@ -21,10 +21,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from trustdesk.core.errors import Conflict, Invalid, NotFound
-from trustdesk.core.identity import User
 from trustdesk.core.webhooks import WebhookEndpoint
 from trustdesk.directory.models import Team
 from trustdesk.oncall.models import EscalationLadder, OncallSchedule
+from trustdesk.oncall.people import check_responders
 
 TRIGGERS = ("breach", "warning", "urgent", "manual", "crisis")
 STEP_FIELDS: dict[str, tuple[str, ...]] = {
@@ -46,11 +46,7 @@ def _users(session: Session, value: Any, field: str) -> list[int]:
     if not isinstance(value, list) or not value or not all(isinstance(v, int) and not isinstance(v, bool)
                                                            for v in value):
         raise Invalid("a list of user ids", field=field)
-    known = set(session.scalars(select(User.id).where(User.id.in_(value), User.is_active.is_(True))))
-    for index, user_id in enumerate(value):
-        if user_id not in known:
-            raise Invalid(f"user {user_id} does not exist or is inactive", field=f"{field}[{index}]")
-    return list(value)
+    return check_responders(session, value, field)
 
 
 def _known(session: Session, column: Any, value: Any, field: str, what: str) -> str:

@@ -2,7 +2,7 @@
 
 - **Escalation rate** (GLOSSARY) = cases escalated from Tier 1 / cases handled by Tier 1. A case is
   handled by T1 when it was created in the period and first routed to a T1 team; it is escalated when
-  it later moved to a team of another tier, or an escalation started for it. **To oncall** counts those
+  it later moved to a Tier 2 or oncall team, or an escalation started for it. **To oncall** counts those
   of them for which somebody was paged.
 - **Time to acknowledge** = from the first page of an escalation's round to its acknowledgement
   (``seconds_to_ack`` on ``case.escalation_acknowledged``): median and p90 (nearest rank).
@@ -26,6 +26,7 @@ from trustdesk.core.events import CaseEvent
 from trustdesk.core.identity import User
 from trustdesk.directory.models import Team, Tier
 
+UP_TIERS = (Tier.T2.value, Tier.ONCALL.value)  # moving up; appeals or an internal team is a different journey
 EVENT_TYPES = ("case.routed", "case.rerouted", "case.escalated", "case.paged", "case.escalation_acknowledged")
 
 
@@ -49,7 +50,8 @@ class OncallFigures:
     by_trigger: Counter[str] = field(default_factory=Counter)
     ack_seconds: list[float] = field(default_factory=list)
     pages: int = 0
-    load: dict[tuple[str, str], int] = field(default_factory=dict)  # (person, ISO week) -> pages
+    load: dict[tuple[int, str], int] = field(default_factory=dict)  # (user id, ISO week) -> pages
+    names: dict[int, str] = field(default_factory=dict)
 
     @property
     def escalation_rate(self) -> float | None:
@@ -68,8 +70,9 @@ class OncallFigures:
             "escalations_by_trigger": dict(sorted(self.by_trigger.items())),
             "acknowledged": len(self.ack_seconds), "time_to_ack_median_seconds": median,
             "time_to_ack_p90_seconds": p90, "pages": self.pages,
-            "pages_per_person_week": [{"person": p, "week": w, "pages": n}
-                                      for (p, w), n in sorted(self.load.items(), key=lambda kv: (kv[0][1], kv[0][0]))],
+            "pages_per_person_week": [
+                {"user_id": u, "person": self.names.get(u, f"user #{u}"), "week": w, "pages": n}
+                for (u, w), n in sorted(self.load.items(), key=lambda kv: (kv[0][1], self.names.get(kv[0][0], "")))],
         }
 
 
@@ -91,7 +94,7 @@ def figures(session: Session, *, since: datetime, until: datetime) -> OncallFigu
         journey = journeys.get(event.case_id)
         if journey is None:
             continue
-        if event.type == "case.rerouted" and tiers.get(data.get("to_team_id")) not in (None, Tier.T1.value):
+        if event.type == "case.rerouted" and tiers.get(data.get("to_team_id")) in UP_TIERS:
             journey["t2"] = True
         elif event.type == "case.escalated":
             journey["escalated"] = True
@@ -115,7 +118,7 @@ def figures(session: Session, *, since: datetime, until: datetime) -> OncallFigu
             load[(int(event.data["user_id"]), f"{year}-W{week:02d}")] += 1
         elif isinstance(event.data.get("seconds_to_ack"), int | float):
             out.ack_seconds.append(float(event.data["seconds_to_ack"]))
-    names: dict[int, str] = {user_id: name for user_id, name in session.execute(
+    out.load = dict(load)
+    out.names = {user_id: name for user_id, name in session.execute(
         select(User.id, User.display_name).where(User.id.in_(sorted({p for p, _ in load}))))} if load else {}
-    out.load = {(names.get(p, f"user #{p}"), w): n for (p, w), n in load.items()}
     return out

@@ -23,8 +23,8 @@ from trustdesk.core.errors import DomainError, Invalid, NotFound
 from trustdesk.core.identity import Actor
 from trustdesk.core.permissions import Perm
 from trustdesk.core.settings import Settings
-from trustdesk.oncall import crises, escalations, metrics, paging, rotation, schedules
-from trustdesk.oncall.models import OncallSchedule
+from trustdesk.oncall import crises, escalations, metrics, paging, people, rotation, schedules
+from trustdesk.oncall.models import OncallSchedule, Page
 from trustdesk.web.deps import ClockDep, PageRequires, SessionDep, SettingsDep, public
 from trustdesk.web.pages import (
     FormDep,
@@ -41,8 +41,9 @@ from trustdesk.web.templating import render
 router = APIRouter(include_in_schema=False)
 Reader = Annotated[Actor, Depends(PageRequires(Perm.ONCALL_READ))]
 Admin = Annotated[Actor, Depends(PageRequires(Perm.ONCALL_ADMIN, in_house=True))]
-Swapper = Annotated[Actor, Depends(PageRequires(Perm.ONCALL_READ))]
-Responder = Annotated[Actor, Depends(PageRequires(Perm.ONCALL_RESPOND))]
+Swapper = Annotated[Actor, Depends(PageRequires(Perm.ONCALL_RESPOND, in_house=True))]
+Responder = Annotated[Actor, Depends(PageRequires(Perm.ONCALL_RESPOND, in_house=True))]
+CrisisReader = Annotated[Actor, Depends(PageRequires(Perm.ONCALL_READ, in_house=True))]
 SignedIn = Annotated[Actor, Depends(PageRequires(Perm.SELF))]
 Key = Annotated[str, Path(pattern=r"^[a-z0-9][a-z0-9_.-]{0,63}$")]
 RowId = Annotated[int, Path(ge=1, le=MAX_ID)]
@@ -129,7 +130,8 @@ def _home(request: Request, session: Session, actor: Actor, *, now: datetime,
     context = {"overviews": [_overview(session, s, now) for s in schedules.list_schedules(session)],
                "figures": metrics.figures(session, since=now - timedelta(days=METRIC_DAYS), until=now).as_dict(),
                "metric_days": METRIC_DAYS, "pages": paging.pages_of_user(session, actor.user_id, limit=20),
-               "crises": crises.list_crises(session, open_only=True), "feed_url": feed_url,
+               "crises": crises.list_crises(session, open_only=True) if actor.vendor_id is None else [],
+               "feed_url": feed_url,
                "feeds": schedules.feeds_of(session, user_id=actor.user_id)}
     return render_console(request, session, actor, "oncall/home.html", context, active="oncall")
 
@@ -185,7 +187,8 @@ def _schedule_page(request: Request, session: Session, actor: Actor, schedule: O
         "swaps": [(s, local(s.starts_at, zone), local(s.ends_at, zone)) for s in swaps],
         "feeds": schedules.feeds_of(session, schedule_id=schedule.id), "feed_url": feed_url,
         "can_admin": actor.can(Perm.ONCALL_ADMIN) and actor.vendor_id is None,
-        "can_swap": actor.user_id in participant_ids or actor.can(Perm.ONCALL_ADMIN),
+        "can_swap": actor.vendor_id is None and ((actor.user_id in participant_ids and actor.can(Perm.ONCALL_RESPOND))
+                                                 or actor.can(Perm.ONCALL_ADMIN)),
         "me": actor.user_id, "errors": errors or {}, "values": values or {},
     }
     return render_console(request, session, actor, "oncall/schedule.html", context, active="oncall",
@@ -280,6 +283,7 @@ def _back_to(form: Any, fallback: str, notice: str) -> str:
 def acknowledge(request: Request, escalation_id: RowId, form: FormDep, session: SessionDep, clock: ClockDep,
                 actor: SignedIn) -> Response:
     row = escalations.escalation_by_id(session, escalation_id, for_update=True)
+    case_for(session, actor, row.case_id, permission=Perm.CASE_READ)
     escalations.acknowledge_as(session, actor, row, now=clock.now(), via="console")
     return see_other(request, _back_to(form, f"/console/cases/{row.case_id}", "acknowledged"))
 
@@ -288,6 +292,7 @@ def acknowledge(request: Request, escalation_id: RowId, form: FormDep, session: 
 def resolve(request: Request, escalation_id: RowId, form: FormDep, session: SessionDep, clock: ClockDep,
             actor: Responder) -> Response:
     row = escalations.escalation_by_id(session, escalation_id, for_update=True)
+    case_for(session, actor, row.case_id, permission=Perm.CASE_READ)
     escalations.resolve(session, row, actor=actor, now=clock.now(), reason=form_text(form, "reason", max_chars=200))
     return see_other(request, with_query(f"/console/cases/{row.case_id}", notice="escalation_resolved"))
 
@@ -310,7 +315,7 @@ def _crisis_page(request: Request, session: Session, actor: Actor, crisis_id: in
 
 
 @router.get("/console/crises/{crisis_id}")
-def crisis_page(request: Request, crisis_id: RowId, session: SessionDep, actor: Reader) -> HTMLResponse:
+def crisis_page(request: Request, crisis_id: RowId, session: SessionDep, actor: CrisisReader) -> HTMLResponse:
     return _crisis_page(request, session, actor, crisis_id)
 
 
@@ -354,24 +359,50 @@ def crisis_link(request: Request, crisis_id: RowId, form: FormDep, session: Sess
 # ---------------------------------------------------------------- the page link (no sign-in)
 
 
+PAGE_LINK_DAYS = 7  # a page's link acknowledges for a week; after that, sign in
+
+
+def _link_state(session: Session, page: Page, now: datetime) -> str:
+    """What the page's link may still do: ``open``, or why not."""
+    if page.acknowledged_at is not None:
+        return "already"
+    if page.user_id not in people.responders(session, [page.user_id]) or now - page.created_at > timedelta(
+            days=PAGE_LINK_DAYS):
+        return "expired"
+    return "open"
+
+
 @router.get("/oncall/pages/{token}", dependencies=[Depends(public)])
-def page_link(request: Request, token: Token, session: SessionDep) -> HTMLResponse:
+def page_link(request: Request, token: Token, session: SessionDep, clock: ClockDep) -> HTMLResponse:
     page = paging.page_by_token(session, token)
-    return render(request, "oncall/page_link.html", {"page": page, "token": token, "done": False})
+    return render(request, "oncall/page_link.html", {"page": page, "token": token, "done": False,
+                                                     "state": _link_state(session, page, clock.now())})
 
 
 @router.post("/oncall/pages/{token}", dependencies=[Depends(public)])
 def page_link_ack(request: Request, token: Token, session: SessionDep, clock: ClockDep) -> HTMLResponse:
     page = paging.page_by_token(session, token)
-    outcome = "acknowledged"
-    if page.escalation_id is not None:
-        row = escalations.escalation_by_id(session, page.escalation_id, for_update=True)
-        if row.status in escalations.OPEN:
-            escalations.acknowledge(session, row, user_id=page.user_id, actor=paging.PageHolder(page.user_id),
-                                    now=clock.now(), via="page_link")
+    state = _link_state(session, page, clock.now())
+    outcome = state
+    if state == "open":
+        outcome = "acknowledged"
+        if page.escalation_id is not None:
+            row = escalations.escalation_by_id(session, page.escalation_id, for_update=True)
+            if row.status in escalations.OPEN:
+                escalations.acknowledge(session, row, user_id=page.user_id, actor=paging.PageHolder(page.user_id),
+                                        now=clock.now(), via="page_link")
+            else:
+                outcome = row.status
         else:
-            outcome = row.status
-    elif page.acknowledged_at is None:
-        paging.acknowledge_page(session, page, now=clock.now())
+            paging.acknowledge_page(session, page, now=clock.now())
     return render(request, "oncall/page_link.html", {"page": page, "token": token, "done": True,
-                                                     "outcome": outcome})
+                                                     "outcome": outcome, "state": state})
+
+
+@router.post("/console/oncall/pages/{page_id}/acknowledge")
+def acknowledge_page(request: Request, page_id: RowId, session: SessionDep, clock: ClockDep,
+                     actor: SignedIn) -> Response:
+    """A page with no escalation behind it (a crisis's): its person says they have it."""
+    page = paging.page_of_user(session, page_id, actor.user_id)
+    paging.acknowledge_page(session, page, now=clock.now())
+    return see_other(request, with_query("/console/oncall", notice="page_acknowledged"))

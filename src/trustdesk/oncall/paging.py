@@ -24,6 +24,7 @@ from trustdesk.core.events import EventActor, record_case_event
 from trustdesk.core.identity import User
 from trustdesk.core.notifications import notify
 from trustdesk.oncall.models import Page
+from trustdesk.oncall.people import responders
 
 _base_url = "http://127.0.0.1:8000"
 
@@ -52,8 +53,8 @@ class Subject:
 def page(session: Session, user_ids: Sequence[int], subject: Subject, *, title: str, body: str, now: datetime,
          actor: EventActor, schedule_key: str | None = None) -> list[Page]:
     """Page each person once; returns the pages written."""
-    users = {u.id: u for u in session.scalars(select(User).where(User.id.in_(list(user_ids)),
-                                                                User.is_active.is_(True)))}
+    allowed = responders(session, list(user_ids))  # someone who left, or moved to a vendor, is not paged
+    users = {u.id: u for u in session.scalars(select(User).where(User.id.in_(sorted(allowed))))}
     pages: list[Page] = []
     for user_id in dict.fromkeys(user_ids):  # keeps order, drops repeats
         user = users.get(user_id)
@@ -131,6 +132,13 @@ def page_by_token(session: Session, token: str) -> Page:
     row = session.scalar(select(Page).where(Page.token_hash == _hash(token)))
     if row is None:
         raise NotFound("this page link is unknown", field="token")
+    return row
+
+
+def page_of_user(session: Session, page_id: int, user_id: int) -> Page:
+    row = session.get(Page, page_id)
+    if row is None or row.user_id != user_id:
+        raise NotFound(f"page {page_id} does not exist", field="page_id")
     return row
 
 

@@ -20,6 +20,7 @@ from trustdesk.core.permissions import Perm
 from trustdesk.directory.models import Team
 from trustdesk.oncall import rotation
 from trustdesk.oncall.models import OncallFeed, OncallLayer, OncallOverride, OncallSchedule, OncallSwap
+from trustdesk.oncall.people import check_responders
 
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 MAX_WINDOW = timedelta(days=400)
@@ -164,13 +165,6 @@ class LayerSpec:
     ends_at: datetime | None = None
 
 
-def _check_users(session: Session, ids: Sequence[int], field: str) -> None:
-    known = set(session.scalars(select(User.id).where(User.id.in_(list(ids)), User.is_active.is_(True))))
-    for index, user_id in enumerate(ids):
-        if user_id not in known:
-            raise Invalid(f"user {user_id} does not exist or is inactive", field=f"{field}[{index}]")
-
-
 # Handoff rules that repeat within a week: they always fire, and the rotation can jump ahead by whole
 # periods. Anything else (BYMONTH, BYMONTHDAY, BYSETPOS...) may never fire, and dateutil would search
 # to the year 9999 to find out: refused up front.
@@ -244,7 +238,7 @@ def replace_layers(session: Session, schedule: OncallSchedule, layers: Sequence[
     rows = []
     for index, spec in enumerate(layers):
         where = f"layers[{index}]"
-        _check_users(session, spec.participants, f"{where}.participants")
+        check_responders(session, spec.participants, f"{where}.participants")
         row = OncallLayer(schedule_id=schedule.id, position=index, name=spec.name,
                           time_zone=zone(spec.time_zone, field=f"{where}.time_zone").key, starts_at=spec.starts_at,
                           ends_at=spec.ends_at, handoff=_check_handoff(spec.handoff, f"{where}.handoff"),
@@ -275,7 +269,7 @@ def add_override(session: Session, schedule: OncallSchedule, *, starts_at: datet
     """Someone covers the period (or, with no one, the period is left uncovered on purpose)."""
     _period(starts_at, ends_at)
     if user_id is not None:
-        _check_users(session, [user_id], "user_id")
+        check_responders(session, [user_id], "user_id")
     row = OncallOverride(schedule_id=schedule.id, starts_at=starts_at, ends_at=ends_at, user_id=user_id,
                          reason=reason, created_by_id=actor.user_id, created_at=now)
     session.add(row)
@@ -292,14 +286,18 @@ def remove_override(session: Session, schedule: OncallSchedule, override_id: int
 
 def add_swap(session: Session, schedule: OncallSchedule, *, starts_at: datetime, ends_at: datetime, giver_id: int,
              taker_id: int, reason: str, actor: Actor, now: datetime) -> OncallSwap:
-    """A shift swap between two people; one of them asks, or a schedule administrator."""
+    """A shift swap agreed between two people on the rota: the giver records it (or a schedule
+    administrator); nobody can take someone else's shifts on their own say-so."""
     _period(starts_at, ends_at)
     if giver_id == taker_id:
         raise Invalid("a swap is between two people", field="taker_id")
-    if actor.user_id not in (giver_id, taker_id) and not actor.can(Perm.ONCALL_ADMIN):
-        raise Forbidden("only the two people swapping, or a schedule administrator, record a swap")
-    _check_users(session, [giver_id], "giver_id")
-    _check_users(session, [taker_id], "taker_id")
+    if actor.user_id != giver_id and not actor.can(Perm.ONCALL_ADMIN):
+        raise Forbidden("the person giving the shifts records a swap (or a schedule administrator)")
+    rota = {int(p) for layer in layers_of(session, schedule.id) for p in layer.participants}
+    for field, user_id in (("giver_id", giver_id), ("taker_id", taker_id)):
+        if user_id not in rota:
+            raise Invalid(f"user {user_id} is not on this schedule's rota", field=field)
+        check_responders(session, [user_id], field)
     row = OncallSwap(schedule_id=schedule.id, starts_at=starts_at, ends_at=ends_at, giver_id=giver_id,
                      taker_id=taker_id, reason=reason, created_by_id=actor.user_id, created_at=now)
     session.add(row)

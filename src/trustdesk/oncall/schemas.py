@@ -268,6 +268,7 @@ class WebhookSecretOut(WebhookOut):
 
 
 class LoadOut(Out):
+    user_id: int
     person: str
     week: str = Field(examples=["2026-W12"])
     pages: int

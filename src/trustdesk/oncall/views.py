@@ -46,12 +46,12 @@ def case_panel(session: Session, actor: Actor, case_id: int, *, case_open: bool)
         open=running, step_words=[_step(s) for s in running.steps] if running else [],
         pages=[(p, names.get(p.user_id, f"user #{p.user_id}")) for p in pages],
         past=len([e for e in history if e is not running]), ladders=manual,
-        linked_crises=list(crises.crises_of_case(session, case_id)),
+        linked_crises=list(crises.crises_of_case(session, case_id)) if actor.vendor_id is None else [],
         may_escalate=case_open and running is None and actor.can(Perm.CASE_ESCALATE) and bool(manual),
         may_acknowledge=running is not None and running.status != escalations.EscalationStatus.ACKNOWLEDGED.value
         and escalations.may_acknowledge(session, actor, running),
-        may_resolve=running is not None and actor.can(Perm.ONCALL_RESPOND),
-        may_declare=case_open and actor.can(Perm.ONCALL_RESPOND), names=names)
+        may_resolve=running is not None and actor.can(Perm.ONCALL_RESPOND) and actor.vendor_id is None,
+        may_declare=case_open and actor.can(Perm.ONCALL_RESPOND) and actor.vendor_id is None, names=names)
 
 
 def _step(step: dict[str, Any]) -> str:

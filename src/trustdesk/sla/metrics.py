@@ -66,8 +66,10 @@ def compliance(session: Session, *, since: datetime, until: datetime, by: str = 
     # change, the sweep's announcement, the closing), or still open (a clock may run out silently).
     touched = select(CaseEvent.case_id).where(CaseEvent.occurred_at >= since).distinct()
     still_open = select(Case.id).where(Case.status != Status.CLOSED.value)
+    # (By the case's creation: a snapshot's applied_at moves when the priority changes.)
+    opened_before = select(Case.id).where(Case.created_at < until)
     snapshots = {s.case_id: s for s in session.scalars(select(CaseSla).where(
-        CaseSla.applied_at < until, CaseSla.case_id.in_(touched) | CaseSla.case_id.in_(still_open)))}
+        CaseSla.case_id.in_(opened_before), CaseSla.case_id.in_(touched) | CaseSla.case_id.in_(still_open)))}
     labels = _labels(session, list(snapshots), by)
     calendars: dict[str | None, Calendar] = {}
 
@@ -81,13 +83,15 @@ def compliance(session: Session, *, since: datetime, until: datetime, by: str = 
         events: dict[int, list[Any]] = defaultdict(list)
         for event in session.execute(
                 select(CaseEvent.case_id, CaseEvent.type, CaseEvent.occurred_at, CaseEvent.data)
-                .where(CaseEvent.case_id.in_(chunk), CaseEvent.type.in_(policies.FOLDED_EVENTS))
+                .where(CaseEvent.case_id.in_(chunk), CaseEvent.type.in_(policies.FOLDED_EVENTS),
+                       CaseEvent.occurred_at < until)  # the period is judged as it stood at its end
                 .order_by(CaseEvent.case_id, CaseEvent.occurred_at, CaseEvent.id)):
             events[event.case_id].append(event)
         for case_id in chunk:
             try:
                 # The terms the case had over time (a priority change), exactly as replay folds them.
-                periods = policies.periods_of(session, snapshots[case_id], calendar=calendar)
+                periods = [p for p in policies.periods_of(session, snapshots[case_id], calendar=calendar)
+                           if p.since is None or p.since < until]
                 clocks = run_periods(periods, policies.happenings(events[case_id]), now=until.astimezone(UTC))
             except Invalid:  # a calendar with no open time: nothing can come due
                 continue

@@ -66,6 +66,7 @@ NOTICES: dict[str, str] = {
     "swap_added": "Swap recorded: the final schedule below includes it.",
     "feed_revoked": "Revoked: that calendar link no longer works.",
     "acknowledged": "Acknowledged: the escalation stopped paging.",
+    "page_acknowledged": "Acknowledged.",
     "escalated": "Escalated: the ladder is running; see the case's escalation panel.",
     "escalation_resolved": "The escalation has ended.",
     "crisis_declared": "Crisis declared: the oncall has been paged.",
