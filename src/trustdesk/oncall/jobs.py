@@ -14,7 +14,7 @@ from trustdesk.core import webhooks
 from trustdesk.core.clock import Clock
 from trustdesk.core.db import transaction
 from trustdesk.core.events import SYSTEM
-from trustdesk.core.outbox import consumer
+from trustdesk.core.outbox import PeriodicJob, consumer
 from trustdesk.oncall import escalations
 
 log = logging.getLogger(__name__)
@@ -56,20 +56,25 @@ def escalate_urgent(session: Session, payload: dict[str, Any], now: datetime) ->
                       now=now)
 
 
-def tick(factory: sessionmaker[Session], clock: Clock) -> int:
-    """Run what is due: one transaction per escalation, so one failure holds up no other."""
+def tick(factory: sessionmaker[Session], clock: Clock, *, batch: int = 500) -> int:
+    """Run what is due, batch after batch until nothing is left: one transaction per escalation, so
+    one failure holds up no other (a failing one is logged and left for the next tick)."""
     now = clock.now()
-    with transaction(factory) as session:
-        ids = escalations.due_ids(session, now=now) + escalations.open_on_done_cases(session)
-    ran = 0
-    for escalation_id in sorted(set(ids)):
-        try:
-            with transaction(factory) as session:
-                escalation = escalations.escalation_by_id(session, escalation_id, for_update=True)
-                ran += escalations.advance(session, escalation, now=now)
-        except Exception:
-            log.exception("escalation %s failed to advance", escalation_id)
-    return ran
+    ran, tried = 0, set()
+    while True:
+        with transaction(factory) as session:
+            ids = [i for i in sorted(set(escalations.due_ids(session, now=now, limit=batch)
+                                         + escalations.open_on_done_cases(session, limit=batch))) if i not in tried]
+        if not ids:
+            return ran
+        for escalation_id in ids:
+            tried.add(escalation_id)
+            try:
+                with transaction(factory) as session:
+                    escalation = escalations.escalation_by_id(session, escalation_id, for_update=True)
+                    ran += escalations.advance(session, escalation, now=now)
+            except Exception:
+                log.exception("escalation %s failed to advance", escalation_id)
 
 
-PERIODIC = [(15.0, tick)]
+PERIODIC: list[tuple[float, PeriodicJob]] = [(15.0, tick)]
