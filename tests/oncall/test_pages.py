@@ -137,3 +137,42 @@ def test_the_case_page_escalates_acknowledges_and_declares_a_crisis(client: Test
     assert other["reference"] in linked.text
     nope = client.post(f"/console/crises/{crisis_id}/cases", data={"csrf_token": token, "case": "abc"})
     assert nope.status_code == 422 and "A case number such as 1234" in nope.text
+
+
+def test_an_admin_writes_a_ladder_in_the_console(client: TestClient, world: World, db: Session) -> None:
+    _schedule(client, world)
+    token = sign_in(client, "agent_t2")
+    page = client.get("/console/oncall/ladders")
+    assert page.status_code == 200 and "page the oncall (t2-oncall)" in page.text and "Lead" in page.text
+    assert "New ladder" not in page.text  # reads, does not edit
+    assert client.post("/console/oncall/ladders", data={"csrf_token": token, "editing": "new",
+                                                        "ladder_yaml": "key: x"}).status_code == 403
+    client.cookies.clear()
+    token = sign_in(client, "lead")
+    editor = client.get("/console/oncall/ladders?edit=by-hand").text
+    assert "lead@example.test" in editor  # people by e-mail, not by id
+    text = """key: urgent-t2
+name: Urgent T2 cases
+triggers: [urgent]
+conditions: {teams: [t2]}
+steps:
+  - {type: notify_oncall, schedule: t2-oncall}
+  - {type: wait, minutes: 5}
+  - {type: round_robin, users: [lead@example.test, admin@example.test]}
+"""
+    bad = client.post("/console/oncall/ladders", data={"csrf_token": token, "editing": "new",
+                                                       "ladder_yaml": text.replace("admin@", "nobody@")})
+    assert bad.status_code == 422
+    assert "Nobody has the e-mail &#39;nobody@example.test&#39; (at steps[2].users[1])" in bad.text
+    assert "- {type: round_robin, users: [lead@example.test, nobody@example.test]}" in bad.text  # kept
+    broken = client.post("/console/oncall/ladders", data={"csrf_token": token, "editing": "new",
+                                                          "ladder_yaml": "key: [unclosed"})
+    assert broken.status_code == 422 and "This is not valid YAML" in broken.text
+    saved = client.post("/console/oncall/ladders", data={"csrf_token": token, "editing": "new",
+                                                         "ladder_yaml": text}, follow_redirects=True)
+    assert saved.status_code == 200 and "running ones keep their copy" in saved.text
+    assert "page the next in turn (Lead, Admin)" in saved.text
+    renamed = client.post("/console/oncall/ladders",
+                          data={"csrf_token": token, "editing": "urgent-t2",
+                                "ladder_yaml": text.replace("key: urgent-t2", "key: other")})
+    assert renamed.status_code == 422 and "a ladder&#39;s key never changes" in renamed.text

@@ -13,6 +13,7 @@ Steps (each a dict with ``type``):
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
@@ -21,6 +22,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from trustdesk.core.errors import Conflict, Invalid, NotFound
+from trustdesk.core.identity import User
 from trustdesk.core.webhooks import WebhookEndpoint
 from trustdesk.directory.models import Team
 from trustdesk.oncall.models import EscalationLadder, OncallSchedule
@@ -34,6 +36,7 @@ STEP_FIELDS: dict[str, tuple[str, ...]] = {
 PAGING_STEPS = frozenset({"notify_oncall", "notify_users", "round_robin"})
 CONDITION_NAMES = ("teams", "markets", "priorities")
 MAX_STEPS = 50
+KEY_PATTERN = r"[a-z0-9][a-z0-9_.-]{0,63}"
 
 
 def _positive_int(value: Any, field: str, *, limit: int) -> int:
@@ -167,3 +170,68 @@ def matching_ladder(session: Session, *, trigger: str, team_key: str | None, mar
         if all(not wanted or facts[name] in wanted for name, wanted in ladder.conditions.items()):
             return ladder
     return None
+
+
+# ---------------------------------------------------------------- ladders as text (the console's editor)
+
+DATA_FIELDS = ("key", "name", "triggers", "conditions", "ack_timeout_minutes", "position", "active", "steps")
+USER_STEPS = ("notify_users", "round_robin")
+
+
+def as_data(session: Session, ladder: EscalationLadder) -> dict[str, Any]:
+    """A ladder as a person writes it: people by e-mail, not by id."""
+    ids = {u for step in ladder.steps if step["type"] in USER_STEPS for u in step["users"]}
+    emails = dict(session.execute(select(User.id, User.email).where(User.id.in_(sorted(ids)))).all()) if ids else {}
+    steps = [{**step, "users": [emails.get(u, u) for u in step["users"]]} if step["type"] in USER_STEPS else dict(step)
+             for step in ladder.steps]
+    return {"key": ladder.key, "name": ladder.name, "triggers": list(ladder.triggers),
+            "conditions": dict(ladder.conditions), "ack_timeout_minutes": ladder.ack_timeout_minutes,
+            "position": ladder.position, "active": ladder.is_active, "steps": steps}
+
+
+def from_data(session: Session, raw: Any, *, field: str) -> dict[str, Any]:
+    """What ``save_ladder`` takes, from data written as ``as_data`` gives it (e-mails or ids for people)."""
+    if not isinstance(raw, dict):
+        raise Invalid("write a ladder: key, name, triggers, steps (and conditions, ack_timeout_minutes)", field=field)
+    unknown = sorted(set(raw) - set(DATA_FIELDS))
+    if unknown:
+        raise Invalid(f"unknown field {unknown[0]!r}; a ladder has {', '.join(DATA_FIELDS)}", field=field)
+    key, name = raw.get("key"), raw.get("name")
+    if not isinstance(key, str) or not re.fullmatch(KEY_PATTERN, key):
+        raise Invalid("key: lower-case letters, digits, dot, dash or underscore", field="key")
+    if not isinstance(name, str) or not name.strip():
+        raise Invalid("name: a few words", field="name")
+    steps = raw.get("steps")
+    if not isinstance(steps, list):
+        raise Invalid("steps: a list of steps", field="steps")
+    emails = {u.lower() for step in steps if isinstance(step, dict) and isinstance(step.get("users"), list)
+              for u in step["users"] if isinstance(u, str)}
+    by_email = dict(session.execute(select(User.email, User.id).where(User.email.in_(sorted(emails)))).all()) \
+        if emails else {}
+    resolved = []
+    for index, step in enumerate(steps):
+        if isinstance(step, dict) and isinstance(step.get("users"), list):
+            users = []
+            for position, user in enumerate(step["users"]):
+                if isinstance(user, str):
+                    if user.lower() not in by_email:
+                        raise Invalid(f"nobody has the e-mail {user!r}", field=f"steps[{index}].users[{position}]")
+                    user = by_email[user.lower()]
+                users.append(user)
+            step = {**step, "users": users}
+        resolved.append(step)
+    triggers = raw.get("triggers") or []
+    conditions = raw.get("conditions") or {}
+    timeout = raw.get("ack_timeout_minutes")
+    position = raw.get("position", 100)
+    active = raw.get("active", True)
+    if not isinstance(triggers, list) or not all(isinstance(t, str) for t in triggers):
+        raise Invalid("triggers: a list such as [breach, manual]", field="triggers")
+    if not isinstance(conditions, dict):
+        raise Invalid("conditions: teams, markets, priorities, each a list", field="conditions")
+    if not isinstance(position, int) or isinstance(position, bool) or not 0 <= position <= 10_000:
+        raise Invalid("position: a whole number from 0 to 10000", field="position")
+    if not isinstance(active, bool):
+        raise Invalid("active: true or false", field="active")
+    return {"key": key, "name": name.strip()[:100], "steps": resolved, "triggers": triggers,
+            "conditions": conditions, "ack_timeout_minutes": timeout, "position": position, "is_active": active}

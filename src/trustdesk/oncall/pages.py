@@ -23,7 +23,8 @@ from trustdesk.core.errors import DomainError, Invalid, NotFound
 from trustdesk.core.identity import Actor
 from trustdesk.core.permissions import Perm
 from trustdesk.core.settings import Settings
-from trustdesk.oncall import crises, escalations, metrics, paging, people, rotation, schedules
+from trustdesk.core.yamltext import read_yaml, write_yaml
+from trustdesk.oncall import crises, escalations, ladders, metrics, paging, people, rotation, schedules, views
 from trustdesk.oncall.models import OncallSchedule, Page
 from trustdesk.web.deps import ClockDep, PageRequires, SessionDep, SettingsDep, public
 from trustdesk.web.pages import (
@@ -267,6 +268,62 @@ def create_schedule_feed(request: Request, key: Key, session: SessionDep, clock:
     schedule = schedules.schedule_by_key(session, key)
     _row, token = schedules.create_feed(session, schedule=schedule, user_id=None, actor=actor, now=clock.now())
     return _schedule_page(request, session, actor, schedule, now=clock.now(), feed_url=_feed_url(settings, token))
+
+
+# ---------------------------------------------------------------- escalation ladders
+
+NEW_LADDER = """key: my-ladder
+name: What it is for
+triggers: [breach, manual]        # breach, warning, urgent, manual, crisis
+conditions: {teams: [], markets: [], priorities: [high, urgent]}
+ack_timeout_minutes: 30           # acknowledged but still open after this: page again
+steps:
+  - {type: notify_oncall, schedule: SCHEDULE-KEY}
+  - {type: wait, minutes: 15}
+  - {type: notify_users, users: [lead@example.com]}
+  - {type: repeat, times: 1}
+"""
+
+
+def _ladders_page(request: Request, session: Session, actor: Actor, *, edit: str | None = None,
+                  text: str | None = None, error: str | None = None, status_code: int = 200) -> HTMLResponse:
+    rows = ladders.list_ladders(session)
+    editing = next((row for row in rows if row.key == edit), None)
+    if text is None and editing is not None:
+        text = write_yaml(ladders.as_data(session, editing))
+    names = schedules.user_names(session, [u for row in rows for step in row.steps for u in step.get("users", [])])
+    context = {"ladders": [(row, [views.step_words(step, names) for step in row.steps]) for row in rows],
+               "can_admin": actor.can(Perm.ONCALL_ADMIN) and actor.vendor_id is None,
+               "edit": edit if editing is not None or edit == "new" else None,
+               "text": text if text is not None else NEW_LADDER, "error": error}
+    return render_console(request, session, actor, "oncall/ladders.html", context, active="oncall",
+                          status_code=status_code)
+
+
+@router.get("/console/oncall/ladders")
+def ladders_page(request: Request, session: SessionDep, actor: Reader,
+                 edit: Annotated[str | None, Query(max_length=64)] = None) -> HTMLResponse:
+    return _ladders_page(request, session, actor, edit=edit if actor.can(Perm.ONCALL_ADMIN) else None)
+
+
+@router.post("/console/oncall/ladders")
+def save_ladder(request: Request, form: FormDep, session: SessionDep, clock: ClockDep, actor: Admin) -> Response:
+    text = form_text(form, "ladder_yaml", max_chars=50_000)
+    editing = form_text(form, "editing", max_chars=64).strip()
+
+    def work() -> object:
+        data = ladders.from_data(session, read_yaml(text, field="ladder_yaml"), field="ladder_yaml")
+        if editing != "new" and data["key"] != editing:
+            raise Invalid(f"the key is {editing}; a ladder's key never changes", field="key")
+        return ladders.save_ladder(session, create=editing == "new", now=clock.now(), **data)
+
+    row, error = attempt(session, work)
+    if error is not None:
+        where = "" if error.field in (None, "ladder_yaml") else f" (at {error.field})"
+        return _ladders_page(request, session, actor, edit=editing, text=text, error=error.detail + where,
+                             status_code=error.status)
+    assert row is not None
+    return see_other(request, with_query("/console/oncall/ladders", notice="ladder_saved"))
 
 
 # ---------------------------------------------------------------- escalations from the console

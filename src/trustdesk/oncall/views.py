@@ -43,7 +43,7 @@ def case_panel(session: Session, actor: Actor, case_id: int, *, case_open: bool)
     manual = [(ladder.key, ladder.name) for ladder in ladders.list_ladders(session)
               if ladder.is_active and "manual" in ladder.triggers]
     return EscalationPanel(
-        open=running, step_words=[_step(s) for s in running.steps] if running else [],
+        open=running, step_words=[step_words(s) for s in running.steps] if running else [],
         pages=[(p, names.get(p.user_id, f"user #{p.user_id}")) for p in pages],
         past=len([e for e in history if e is not running]), ladders=manual,
         linked_crises=list(crises.crises_of_case(session, case_id)) if actor.vendor_id is None else [],
@@ -54,8 +54,11 @@ def case_panel(session: Session, actor: Actor, case_id: int, *, case_open: bool)
         may_declare=case_open and actor.can(Perm.ONCALL_RESPOND) and actor.vendor_id is None, names=names)
 
 
-def _step(step: dict[str, Any]) -> str:
+def step_words(step: dict[str, Any], names: dict[int, str] | None = None) -> str:
     words = STEP_WORDS.get(str(step.get("type")), str(step.get("type")))
+    if step.get("users") and names is not None:
+        people = ", ".join(names.get(u, f"user #{u}") for u in step["users"])
+        return f"{words} ({people})" if step.get("type") == "round_robin" else f"page {people}"
     if step.get("type") == "wait":
         return f"wait {step['minutes']} min"
     if step.get("schedule"):
@@ -63,7 +66,10 @@ def _step(step: dict[str, Any]) -> str:
     if step.get("team"):
         return f"{words} ({step['team']})"
     if step.get("type") == "repeat":
-        return f"{words} (up to {step['times']} times)"
+        times = int(step["times"])
+        return f"{words} (once)" if times == 1 else f"{words} (up to {times} times)"
+    if step.get("endpoint"):
+        return f"{words} ({step['endpoint']})"
     return words
 
 

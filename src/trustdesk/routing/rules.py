@@ -40,8 +40,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import regex
-import yaml
 
+from trustdesk.core import yamltext
 from trustdesk.core.errors import Invalid
 
 log = logging.getLogger(__name__)
@@ -294,17 +294,8 @@ def references(rules: Sequence[Rule]) -> list[tuple[str, str, str]]:
 
 
 def read_yaml(text: str, *, field: str = "rules_yaml") -> Any:
-    """A rule set written as YAML (or JSON) as data, for ``parse``. Anchors and aliases are refused:
-    a few lines of them can stand for a structure too large to check or store."""
-    try:
-        if any(isinstance(event, yaml.AliasEvent) for event in yaml.parse(text, Loader=yaml.SafeLoader)):
-            raise Invalid("anchors and aliases (& and *) are not supported; write each rule out", field=field)
-        raw = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark is not None else ""
-        problem = getattr(exc, "problem", None) or "cannot be read"
-        raise Invalid(f"this is not valid YAML{where}: {problem}", field=field) from exc
+    """A rule set written as YAML (or JSON) as data, for ``parse``; the API's body shape is taken too."""
+    raw = yamltext.read_yaml(text, field=field)
     if isinstance(raw, dict) and set(raw) == {"rules"}:  # the API's body shape, pasted as is
         raw = raw["rules"]
     return raw
