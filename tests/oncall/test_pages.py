@@ -176,3 +176,46 @@ steps:
                           data={"csrf_token": token, "editing": "urgent-t2",
                                 "ladder_yaml": text.replace("key: urgent-t2", "key: other")})
     assert renamed.status_code == 422 and "a ladder&#39;s key never changes" in renamed.text
+
+
+def test_an_admin_writes_and_edits_a_schedule_in_the_console(client: TestClient, world: World,
+                                                             clock: FrozenClock) -> None:
+    token = sign_in(client, "oncall_sme")
+    assert client.get("/console/oncall/new-schedule").status_code == 403
+    client.cookies.clear()
+    token = sign_in(client, "lead")
+    assert "New schedule" in client.get("/console/oncall").text
+    text = """key: orders-oncall
+name: Orders oncall
+team: t2
+time_zone: Europe/Madrid
+layers:
+  - name: Weekdays
+    time_zone: Europe/Madrid
+    starts_at: 2026-03-02T09:00
+    handoff: FREQ=WEEKLY;BYDAY=MO;BYHOUR=9
+    participants: [oncall_sme@example.test, agent_t2@example.test]
+    restrictions: [{days: [mon, tue, wed, thu, fri], start: '08:00', end: '20:00'}]
+"""
+    bad = client.post("/console/oncall/schedules", data={"csrf_token": token, "editing": "new",
+                                                         "schedule_yaml": text.replace("agent_t2@", "agent_t1@")})
+    assert bad.status_code == 422 and "cannot be on call" in bad.text and "(at layers[0].participants[1])" in bad.text
+    saved = client.post("/console/oncall/schedules", data={"csrf_token": token, "editing": "new",
+                                                           "schedule_yaml": text}, follow_redirects=True)
+    assert saved.status_code == 200 and "the final schedule below follows the new layers" in saved.text
+    clock.set(datetime(2026, 3, 3, 10, tzinfo=UTC))
+    who = client.get("/api/v1/oncall/now", headers=world.auth("lead"), params={"team": "t2"}).json()
+    assert who == [{"schedule": "orders-oncall", "user_id": world.users["oncall_sme"].id,
+                    "name": world.users["oncall_sme"].display_name}]
+    editor = client.get("/console/oncall/schedules/orders-oncall/edit").text
+    assert "oncall_sme@example.test" in editor and "2026-03-02T09:00:00+01:00" in editor
+    swapped = text.replace("[oncall_sme@example.test, agent_t2@example.test]",
+                           "[agent_t2@example.test, oncall_sme@example.test]")
+    assert client.post("/console/oncall/schedules", data={"csrf_token": token, "editing": "orders-oncall",
+                                                          "schedule_yaml": swapped}).status_code == 200
+    who = client.get("/api/v1/oncall/now", headers=world.auth("lead"), params={"team": "t2"}).json()
+    assert who[0]["user_id"] == world.users["agent_t2"].id
+    renamed = client.post("/console/oncall/schedules", data={"csrf_token": token, "editing": "orders-oncall",
+                                                             "schedule_yaml": text.replace("key: orders-oncall",
+                                                                                           "key: other")})
+    assert renamed.status_code == 422 and "a schedule&#39;s key never changes" in renamed.text

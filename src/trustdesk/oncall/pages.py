@@ -133,7 +133,8 @@ def _home(request: Request, session: Session, actor: Actor, *, now: datetime,
                "metric_days": METRIC_DAYS, "pages": paging.pages_of_user(session, actor.user_id, limit=20),
                "crises": crises.list_crises(session, open_only=True) if actor.vendor_id is None else [],
                "feed_url": feed_url,
-               "feeds": schedules.feeds_of(session, user_id=actor.user_id)}
+               "feeds": schedules.feeds_of(session, user_id=actor.user_id),
+               "can_admin": actor.can(Perm.ONCALL_ADMIN) and actor.vendor_id is None}
     return render_console(request, session, actor, "oncall/home.html", context, active="oncall")
 
 
@@ -268,6 +269,65 @@ def create_schedule_feed(request: Request, key: Key, session: SessionDep, clock:
     schedule = schedules.schedule_by_key(session, key)
     _row, token = schedules.create_feed(session, schedule=schedule, user_id=None, actor=actor, now=clock.now())
     return _schedule_page(request, session, actor, schedule, now=clock.now(), feed_url=_feed_url(settings, token))
+
+
+# ---------------------------------------------------------------- writing schedules
+
+NEW_SCHEDULE = """key: my-team-oncall
+name: My team oncall
+team: TEAM-KEY                     # whose oncall this is ("who is on call for team X")
+time_zone: Europe/Madrid           # how the console shows it
+description: Weekly rotation handing over on Monday at 09:00
+layers:                            # later layers win where they have someone on call
+  - name: Weekly
+    time_zone: Europe/Madrid
+    starts_at: 2026-11-30T09:00    # the first person starts here (in the layer's zone)
+    handoff: FREQ=WEEKLY;BYDAY=MO;BYHOUR=9
+    participants: [first@example.com, second@example.com]
+    restrictions: []               # e.g. [{days: [mon, tue, wed, thu, fri], start: '08:00', end: '20:00'}]
+"""
+
+
+def _schedule_editor(request: Request, session: Session, actor: Actor, *, editing: str, text: str,
+                     error: str | None = None, status_code: int = 200) -> HTMLResponse:
+    context = {"editing": editing, "text": text, "error": error}
+    return render_console(request, session, actor, "oncall/schedule_form.html", context, active="oncall",
+                          status_code=status_code)
+
+
+@router.get("/console/oncall/new-schedule")
+def new_schedule(request: Request, session: SessionDep, actor: Admin) -> HTMLResponse:
+    return _schedule_editor(request, session, actor, editing="new", text=NEW_SCHEDULE)
+
+
+@router.get("/console/oncall/schedules/{key}/edit")
+def edit_schedule(request: Request, key: Key, session: SessionDep, actor: Admin) -> HTMLResponse:
+    row = schedules.schedule_by_key(session, key)
+    return _schedule_editor(request, session, actor, editing=key, text=write_yaml(schedules.as_data(session, row)))
+
+
+@router.post("/console/oncall/schedules")
+def save_schedule(request: Request, form: FormDep, session: SessionDep, clock: ClockDep, actor: Admin) -> Response:
+    text = form_text(form, "schedule_yaml", max_chars=50_000)
+    editing = form_text(form, "editing", max_chars=64).strip()
+
+    def work() -> OncallSchedule:
+        data = schedules.from_data(session, read_yaml(text, field="schedule_yaml"), field="schedule_yaml")
+        if editing == "new":
+            return schedules.create_schedule(session, now=clock.now(), **data)
+        if data["key"] != editing:
+            raise Invalid(f"the key is {editing}; a schedule's key never changes", field="key")
+        row = schedules.schedule_by_key(session, editing)
+        del data["key"]
+        return schedules.update_schedule(session, row, now=clock.now(), **data)
+
+    row, error = attempt(session, work)
+    if error is not None:
+        where = "" if error.field in (None, "schedule_yaml") else f" (at {error.field})"
+        return _schedule_editor(request, session, actor, editing=editing, text=text, error=error.detail + where,
+                                status_code=error.status)
+    assert row is not None
+    return see_other(request, with_query(f"/console/oncall/schedules/{row.key}", notice="schedule_saved"))
 
 
 # ---------------------------------------------------------------- escalation ladders

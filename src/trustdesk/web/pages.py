@@ -67,6 +67,7 @@ NOTICES: dict[str, str] = {
     "feed_revoked": "Revoked: that calendar link no longer works.",
     "acknowledged": "Acknowledged: the escalation stopped paging.",
     "page_acknowledged": "Acknowledged.",
+    "schedule_saved": "Saved: the final schedule below follows the new layers from now on.",
     "ladder_saved": "Saved: escalations that start from now on follow it; running ones keep their copy.",
     "escalated": "Escalated: the ladder is running; see the case's escalation panel.",
     "escalation_resolved": "The escalation has ended.",
