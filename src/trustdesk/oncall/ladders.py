@@ -13,7 +13,6 @@ Steps (each a dict with ``type``):
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
@@ -22,11 +21,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from trustdesk.core.errors import Conflict, Invalid, NotFound
-from trustdesk.core.identity import User
 from trustdesk.core.webhooks import WebhookEndpoint
+from trustdesk.core.yamltext import check_fields, check_key_and_name
 from trustdesk.directory.models import Team
 from trustdesk.oncall.models import EscalationLadder, OncallSchedule
-from trustdesk.oncall.people import check_responders
+from trustdesk.oncall.people import check_responders, emails_of, user_ids
 
 TRIGGERS = ("breach", "warning", "urgent", "manual", "crisis")
 STEP_FIELDS: dict[str, tuple[str, ...]] = {
@@ -36,7 +35,6 @@ STEP_FIELDS: dict[str, tuple[str, ...]] = {
 PAGING_STEPS = frozenset({"notify_oncall", "notify_users", "round_robin"})
 CONDITION_NAMES = ("teams", "markets", "priorities")
 MAX_STEPS = 50
-KEY_PATTERN = r"[a-z0-9][a-z0-9_.-]{0,63}"
 
 
 def _positive_int(value: Any, field: str, *, limit: int) -> int:
@@ -180,8 +178,7 @@ USER_STEPS = ("notify_users", "round_robin")
 
 def as_data(session: Session, ladder: EscalationLadder) -> dict[str, Any]:
     """A ladder as a person writes it: people by e-mail, not by id."""
-    ids = {u for step in ladder.steps if step["type"] in USER_STEPS for u in step["users"]}
-    emails = dict(session.execute(select(User.id, User.email).where(User.id.in_(sorted(ids)))).all()) if ids else {}
+    emails = emails_of(session, [u for step in ladder.steps if step["type"] in USER_STEPS for u in step["users"]])
     steps = [{**step, "users": [emails.get(u, u) for u in step["users"]]} if step["type"] in USER_STEPS else dict(step)
              for step in ladder.steps]
     return {"key": ladder.key, "name": ladder.name, "triggers": list(ladder.triggers),
@@ -191,38 +188,16 @@ def as_data(session: Session, ladder: EscalationLadder) -> dict[str, Any]:
 
 def from_data(session: Session, raw: Any, *, field: str) -> dict[str, Any]:
     """What ``save_ladder`` takes, from data written as ``as_data`` gives it (e-mails or ids for people)."""
-    if not isinstance(raw, dict):
-        raise Invalid("write a ladder: key, name, triggers, steps (and conditions, ack_timeout_minutes)", field=field)
-    unknown = sorted(set(raw) - set(DATA_FIELDS))
-    if unknown:
-        raise Invalid(f"unknown field {unknown[0]!r}; a ladder has {', '.join(DATA_FIELDS)}", field=field)
-    key, name = raw.get("key"), raw.get("name")
-    if not isinstance(key, str) or not re.fullmatch(KEY_PATTERN, key):
-        raise Invalid("key: lower-case letters, digits, dot, dash or underscore", field="key")
-    if not isinstance(name, str) or not name.strip():
-        raise Invalid("name: a few words", field="name")
+    raw = check_fields(raw, DATA_FIELDS, what="ladder", field=field)
+    key, name = check_key_and_name(raw)
     steps = raw.get("steps")
     if not isinstance(steps, list):
         raise Invalid("steps: a list of steps", field="steps")
-    emails = {u.lower() for step in steps if isinstance(step, dict) and isinstance(step.get("users"), list)
-              for u in step["users"] if isinstance(u, str)}
-    by_email = dict(session.execute(select(User.email, User.id).where(User.email.in_(sorted(emails)))).all()) \
-        if emails else {}
-    resolved = []
-    for index, step in enumerate(steps):
-        if isinstance(step, dict) and isinstance(step.get("users"), list):
-            users = []
-            for position, user in enumerate(step["users"]):
-                if isinstance(user, str):
-                    if user.lower() not in by_email:
-                        raise Invalid(f"nobody has the e-mail {user!r}", field=f"steps[{index}].users[{position}]")
-                    user = by_email[user.lower()]
-                users.append(user)
-            step = {**step, "users": users}
-        resolved.append(step)
+    resolved = [{**step, "users": user_ids(session, step["users"], f"steps[{index}].users")}
+                if isinstance(step, dict) and isinstance(step.get("users"), list) else step
+                for index, step in enumerate(steps)]
     triggers = raw.get("triggers") or []
     conditions = raw.get("conditions") or {}
-    timeout = raw.get("ack_timeout_minutes")
     position = raw.get("position", 100)
     active = raw.get("active", True)
     if not isinstance(triggers, list) or not all(isinstance(t, str) for t in triggers):
@@ -233,5 +208,5 @@ def from_data(session: Session, raw: Any, *, field: str) -> dict[str, Any]:
         raise Invalid("position: a whole number from 0 to 10000", field="position")
     if not isinstance(active, bool):
         raise Invalid("active: true or false", field="active")
-    return {"key": key, "name": name.strip()[:100], "steps": resolved, "triggers": triggers,
-            "conditions": conditions, "ack_timeout_minutes": timeout, "position": position, "is_active": active}
+    return {"key": key, "name": name, "steps": resolved, "triggers": triggers, "conditions": conditions,
+            "ack_timeout_minutes": raw.get("ack_timeout_minutes"), "position": position, "is_active": active}

@@ -42,7 +42,6 @@ from trustdesk.web.templating import render
 router = APIRouter(include_in_schema=False)
 Reader = Annotated[Actor, Depends(PageRequires(Perm.ONCALL_READ))]
 Admin = Annotated[Actor, Depends(PageRequires(Perm.ONCALL_ADMIN, in_house=True))]
-Swapper = Annotated[Actor, Depends(PageRequires(Perm.ONCALL_RESPOND, in_house=True))]
 Responder = Annotated[Actor, Depends(PageRequires(Perm.ONCALL_RESPOND, in_house=True))]
 CrisisReader = Annotated[Actor, Depends(PageRequires(Perm.ONCALL_READ, in_house=True))]
 SignedIn = Annotated[Actor, Depends(PageRequires(Perm.SELF))]
@@ -239,7 +238,7 @@ def delete_override(request: Request, key: Key, override_id: RowId, session: Ses
 
 @router.post("/console/oncall/schedules/{key}/swaps")
 def add_swap(request: Request, key: Key, form: FormDep, session: SessionDep, clock: ClockDep,
-             actor: Swapper) -> Response:
+             actor: Responder) -> Response:
     schedule = schedules.schedule_by_key(session, key)
     zone = ZoneInfo(schedule.time_zone)
     values = {name: form_text(form, name, max_chars=300)

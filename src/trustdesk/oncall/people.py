@@ -5,6 +5,7 @@ link that acknowledges it."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -33,3 +34,28 @@ def check_responders(session: Session, user_ids: Sequence[int], field: str) -> l
             raise Invalid(f"user {user_id} cannot be on call: only active in-house staff can",
                           field=f"{field}[{index}]")
     return list(user_ids)
+
+
+def user_ids(session: Session, values: Any, field: str) -> list[int]:
+    """People written by e-mail (or by id) as user ids; ``Invalid`` names the first unknown one."""
+    if not isinstance(values, list):
+        raise Invalid("a list of people, by e-mail", field=field)
+    emails = sorted({v.lower() for v in values if isinstance(v, str)})
+    by_email = {email.lower(): user_id for email, user_id in session.execute(
+        select(User.email, User.id).where(User.email.in_(emails)))} if emails else {}
+    out = []
+    for index, value in enumerate(values):
+        if isinstance(value, str):
+            if value.lower() not in by_email:
+                raise Invalid(f"nobody has the e-mail {value!r}", field=f"{field}[{index}]")
+            value = by_email[value.lower()]
+        if not isinstance(value, int) or isinstance(value, bool):
+            raise Invalid("a person's e-mail", field=f"{field}[{index}]")
+        out.append(value)
+    return out
+
+
+def emails_of(session: Session, ids: Sequence[int]) -> dict[int, str]:
+    wanted = sorted(set(ids))
+    return {user_id: email for user_id, email in session.execute(
+        select(User.id, User.email).where(User.id.in_(wanted)))} if wanted else {}

@@ -4,7 +4,6 @@ final schedule ("who is on call for team X at time t"), with its gaps, coverage 
 from __future__ import annotations
 
 import hashlib
-import re
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -18,10 +17,11 @@ from sqlalchemy.orm import Session
 from trustdesk.core.errors import Conflict, Forbidden, Invalid, NotFound
 from trustdesk.core.identity import Actor, User
 from trustdesk.core.permissions import Perm
+from trustdesk.core.yamltext import check_fields, check_key_and_name
 from trustdesk.directory.models import Team
 from trustdesk.oncall import rotation
 from trustdesk.oncall.models import OncallFeed, OncallLayer, OncallOverride, OncallSchedule, OncallSwap
-from trustdesk.oncall.people import check_responders
+from trustdesk.oncall.people import check_responders, emails_of, user_ids
 
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 MAX_WINDOW = timedelta(days=400)
@@ -382,8 +382,7 @@ LAYER_FIELDS = ("name", "time_zone", "starts_at", "ends_at", "handoff", "partici
 def as_data(session: Session, schedule: OncallSchedule) -> dict[str, Any]:
     """A schedule as a person writes it: people by e-mail, times in the layer's zone."""
     layers = layers_of(session, schedule.id)
-    ids = sorted({int(p) for layer in layers for p in layer.participants})
-    emails = dict(session.execute(select(User.id, User.email).where(User.id.in_(ids))).all()) if ids else {}
+    emails = emails_of(session, [int(p) for layer in layers for p in layer.participants])
     team = session.scalar(select(Team.key).where(Team.id == schedule.team_id)) if schedule.team_id else None
 
     def when(moment: datetime | None, zone_name: str) -> str | None:
@@ -413,47 +412,22 @@ def _moment(value: Any, zone_name: str, field: str) -> datetime:
 
 def from_data(session: Session, raw: Any, *, field: str) -> dict[str, Any]:
     """What ``create_schedule`` / ``update_schedule`` take, from data written as ``as_data`` gives it."""
-    if not isinstance(raw, dict):
-        raise Invalid("write a schedule: key, name, team, time_zone, layers", field=field)
-    unknown = sorted(set(raw) - set(SCHEDULE_FIELDS))
-    if unknown:
-        raise Invalid(f"unknown field {unknown[0]!r}; a schedule has {', '.join(SCHEDULE_FIELDS)}", field=field)
-    key, name = raw.get("key"), raw.get("name")
-    if not isinstance(key, str) or not re.fullmatch(r"[a-z0-9][a-z0-9_.-]{0,63}", key):
-        raise Invalid("key: lower-case letters, digits, dot, dash or underscore", field="key")
-    if not isinstance(name, str) or not name.strip():
-        raise Invalid("name: a few words", field="name")
+    raw = check_fields(raw, SCHEDULE_FIELDS, what="schedule", field=field)
+    key, name = check_key_and_name(raw)
     time_zone = str(raw.get("time_zone") or "UTC")
     zone(time_zone, field="time_zone")
     raw_layers = raw.get("layers") or []
     if not isinstance(raw_layers, list):
         raise Invalid("layers: a list of rotations", field="layers")
-    emails = {p.lower() for layer in raw_layers if isinstance(layer, dict)
-              and isinstance(layer.get("participants"), list) for p in layer["participants"] if isinstance(p, str)}
-    by_email = dict(session.execute(select(User.email, User.id).where(User.email.in_(sorted(emails)))).all()) \
-        if emails else {}
     specs = []
     for index, layer in enumerate(raw_layers):
         where = f"layers[{index}]"
-        if not isinstance(layer, dict):
-            raise Invalid("a layer: name, time_zone, starts_at, handoff, participants", field=where)
-        extra = sorted(set(layer) - set(LAYER_FIELDS))
-        if extra:
-            raise Invalid(f"unknown field {extra[0]!r}; a layer has {', '.join(LAYER_FIELDS)}", field=where)
+        layer = check_fields(layer, LAYER_FIELDS, what="layer", field=where)
         layer_zone = str(layer.get("time_zone") or time_zone)
         zone(layer_zone, field=f"{where}.time_zone")
-        people = layer.get("participants")
-        if not isinstance(people, list) or not people:
+        if not layer.get("participants"):
             raise Invalid("participants: a list of people, by e-mail", field=f"{where}.participants")
-        ids = []
-        for position, person in enumerate(people):
-            if isinstance(person, str):
-                if person.lower() not in by_email:
-                    raise Invalid(f"nobody has the e-mail {person!r}", field=f"{where}.participants[{position}]")
-                person = by_email[person.lower()]
-            if not isinstance(person, int) or isinstance(person, bool):
-                raise Invalid("a person's e-mail", field=f"{where}.participants[{position}]")
-            ids.append(person)
+        ids = user_ids(session, layer["participants"], f"{where}.participants")
         restrictions = layer.get("restrictions") or []
         if not isinstance(restrictions, list) or not all(isinstance(r, dict) for r in restrictions):
             raise Invalid("restrictions: a list of {days, start, end}", field=f"{where}.restrictions")
@@ -464,5 +438,5 @@ def from_data(session: Session, raw: Any, *, field: str) -> dict[str, Any]:
             handoff=str(layer.get("handoff") or ""), participants=ids, restrictions=list(restrictions),
             ends_at=_moment(ends, layer_zone, f"{where}.ends_at") if ends is not None else None))
     team = raw.get("team")
-    return {"key": key, "name": name.strip()[:100], "team_key": str(team) if team else None,
+    return {"key": key, "name": name, "team_key": str(team) if team else None,
             "time_zone": time_zone, "description": str(raw.get("description") or "")[:500], "layers": specs}
