@@ -89,6 +89,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None, 
     from trustdesk.directory import api as directory_api
     from trustdesk.directory import catalogue_api, catalogue_pages
     from trustdesk.directory import pages as directory_pages
+    from trustdesk.knowledge import pages as knowledge_pages
     from trustdesk.oncall import api as oncall_api
     from trustdesk.oncall import pages as oncall_pages
     from trustdesk.routing import api as routing_api
@@ -101,7 +102,8 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None, 
     api_routers = (web_api.router, cases_api.router, directory_api.router, catalogue_api.router,
                    routing_api.router, sla_api.router, oncall_api.router)
     page_routers = (web_pages.router, cases_pages.router, cases_pages.help_router, directory_pages.router,
-                    catalogue_pages.router, routing_pages.router, sla_pages.router, oncall_pages.router)
+                    catalogue_pages.router, routing_pages.router, sla_pages.router, oncall_pages.router,
+                    knowledge_pages.router)
     for router in api_routers:
         app.include_router(router, prefix="/api/v1")
     for router in page_routers:

@@ -55,6 +55,9 @@ class Perm(StrEnum):
     ONCALL_RESPOND = "oncall.respond"  # acknowledge any escalation; declare and run crises; swap own shifts
     ONCALL_ADMIN = "oncall.admin"  # schedules, overrides, ladders, feeds of others
     WEBHOOKS_ADMIN = "webhooks.admin"  # webhook endpoints and their secrets
+    # knowledge base (published articles are public in the help center)
+    KB_EDIT = "kb.edit"  # write drafts and send them to review
+    KB_PUBLISH = "kb.publish"  # review and publish someone else's draft
     # administration
     DIRECTORY_READ = "directory.read"
     DIRECTORY_ADMIN = "directory.admin"
@@ -75,7 +78,7 @@ _AGENT = {
     Perm.CASE_ESCALATE, Perm.ONCALL_READ,
 }
 _SENIOR_AGENT = _AGENT | {Perm.CASE_LINK, Perm.CASE_ASSIGN, Perm.CATALOGUE_READ, Perm.ROUTING_READ,
-                          Perm.ONCALL_RESPOND}
+                          Perm.ONCALL_RESPOND, Perm.KB_EDIT}
 
 ROLE_PERMISSIONS: dict[Role, frozenset[Perm]] = {
     Role.BUYER: frozenset(_CUSTOMER),
@@ -90,7 +93,8 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Perm]] = {
     Role.QA: frozenset({Perm.SELF, Perm.CASE_READ, Perm.QUEUE_READ, Perm.DIRECTORY_READ, Perm.CATALOGUE_READ,
                         Perm.ROUTING_READ, Perm.ONCALL_READ}),
     Role.LEAD: frozenset(_SENIOR_AGENT | {Perm.CASE_INTAKE, Perm.INTERNAL_REQUEST, Perm.CATALOGUE_EDIT,
-                                          Perm.CATALOGUE_APPROVE, Perm.ROUTING_ADMIN, Perm.ONCALL_ADMIN}),
+                                          Perm.CATALOGUE_APPROVE, Perm.ROUTING_ADMIN, Perm.ONCALL_ADMIN,
+                                          Perm.KB_PUBLISH}),
     Role.ADMIN: frozenset(Perm),
 }
 

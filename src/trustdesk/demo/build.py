@@ -38,6 +38,7 @@ from trustdesk.core.settings import Settings, get_settings
 from trustdesk.demo.batching import HistorySession
 from trustdesk.demo.bitext import find_data_dir, load_utterances
 from trustdesk.demo.catalog import DEMO_PASSWORD, LOGINS, MARKETPLACE, LoginRow
+from trustdesk.demo.kb import ensure_kb
 from trustdesk.demo.oncall import ensure_oncall
 from trustdesk.demo.people import CustomerSpec, customers
 from trustdesk.demo.planner import STAFF_BY_KEY, CasePlan, Override, Planner
@@ -170,6 +171,7 @@ def build_demo(factory: sessionmaker[Session], clock: Clock, *, seed: int = 7, c
         created += ensure_calendars(session, now=now)
         created += ensure_policies(session, now=now)
         created += ensure_oncall(session, now=now)
+        created += ensure_kb(session, now=now)
         done = demo_case_count(session)
         loads = case_repository.agent_loads(session, list(session.scalars(select(Agent.id))))
     if created:

@@ -1,0 +1,96 @@
+"""Knowledge-base tables: categories, articles, their versions per locale (draft -> review ->
+published -> retired), attachments and readers' feedback."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint, text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from trustdesk.core.db import Base
+
+
+class KbCategory(Base):
+    __tablename__ = "kb_categories"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(String(64), unique=True)
+    names: Mapped[dict[str, Any]]  # locale -> name; "en" always present
+    position: Mapped[int] = mapped_column(default=100)
+    created_at: Mapped[datetime]
+
+
+class KbArticle(Base):
+    """An article across its locales and versions. ``markets`` empty: shown in every market."""
+
+    __tablename__ = "kb_articles"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(String(100), unique=True)
+    category_id: Mapped[int] = mapped_column(ForeignKey("kb_categories.id", ondelete="RESTRICT"), index=True)
+    topic: Mapped[str | None] = mapped_column(String(200))  # the routing topic it answers, when known
+    intent: Mapped[str | None] = mapped_column(String(100))  # the customer intent it answers (demo: Bitext's)
+    markets: Mapped[list[str]]
+    position: Mapped[int] = mapped_column(default=100)
+    is_active: Mapped[bool] = mapped_column(default=True)
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+
+class KbVersion(Base):
+    """One locale's text of an article at one version. Exactly one published per article and locale."""
+
+    __tablename__ = "kb_versions"
+    __table_args__ = (
+        UniqueConstraint("article_id", "locale", "version"),
+        Index("uq_kb_versions_published", "article_id", "locale", unique=True,
+              sqlite_where=text("status = 'published'"), postgresql_where=text("status = 'published'")),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    article_id: Mapped[int] = mapped_column(ForeignKey("kb_articles.id", ondelete="CASCADE"), index=True)
+    locale: Mapped[str] = mapped_column(String(16))
+    version: Mapped[int]
+    status: Mapped[str] = mapped_column(String(16))  # draft | review | published | retired
+    title: Mapped[str] = mapped_column(String(200))
+    body_md: Mapped[str] = mapped_column(Text)
+    body_html: Mapped[str] = mapped_column(Text)  # rendered and sanitised when saved
+    author_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    reviewer_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    note: Mapped[str] = mapped_column(String(500), default="")
+    created_at: Mapped[datetime]
+    submitted_at: Mapped[datetime | None]
+    published_at: Mapped[datetime | None]
+
+
+class KbAttachment(Base):
+    """A file shown with an article (metadata; the bytes live in the file store, as case attachments do)."""
+
+    __tablename__ = "kb_attachments"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    article_id: Mapped[int] = mapped_column(ForeignKey("kb_articles.id", ondelete="CASCADE"), index=True)
+    filename: Mapped[str] = mapped_column(String(255))
+    content_type: Mapped[str] = mapped_column(String(100))
+    size_bytes: Mapped[int]
+    url: Mapped[str] = mapped_column(String(2000))
+    created_at: Mapped[datetime]
+
+
+class KbFeedback(Base):
+    """"Did this help?" from a reader of one locale's text."""
+
+    __tablename__ = "kb_feedback"
+    __table_args__ = (Index("ix_kb_feedback_article_created", "article_id", "created_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    article_id: Mapped[int] = mapped_column(ForeignKey("kb_articles.id", ondelete="CASCADE"))
+    locale: Mapped[str] = mapped_column(String(16))
+    version: Mapped[int]
+    helpful: Mapped[bool]
+    comment: Mapped[str] = mapped_column(String(1000), default="")
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    market: Mapped[str | None] = mapped_column(String(8))
+    created_at: Mapped[datetime]

@@ -1,0 +1,60 @@
+"""The help center's articles: browse by category in the reader's language, read one (falling back
+to the market's language, then English), say whether it helped."""
+
+from __future__ import annotations
+
+from fastapi.testclient import TestClient
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from tests.factories.world import World
+from tests.web.test_pages_auth import csrf_from
+from trustdesk.core.clock import FrozenClock
+from trustdesk.knowledge import service
+from trustdesk.knowledge.models import KbFeedback
+
+
+def _kb(db: Session, clock: FrozenClock) -> None:
+    orders = service.ensure_category(db, key="orders", names={"en": "Orders", "es": "Pedidos"}, position=1,
+                                     now=clock.now())
+    for key, markets, texts in (
+            ("track-an-order", [], {"en": ("Where is my order?", "Open **Orders** and tap the order."),
+                                    "es": ("¿Dónde está mi pedido?", "Abre **Pedidos** y toca el pedido.")}),
+            ("spain-only", ["ES"], {"es": ("Solo en España", "Un artículo para España.")}),
+            ("english-only", [], {"en": ("Only in English", "Written in English <script>alert(1)</script>.")})):
+        article = service.create_article(db, key=key, category=orders, markets=markets, now=clock.now())
+        for locale, (title, body) in texts.items():
+            version = service.save_draft(db, article, locale=locale, title=title, body=body, author=None,
+                                         now=clock.now())
+            service.submit(version, now=clock.now())
+            service.publish(db, version, reviewer=None, now=clock.now())
+    db.commit()
+
+
+def test_a_visitor_browses_and_reads_in_their_language(client: TestClient, world: World, db: Session,
+                                                       clock: FrozenClock) -> None:
+    _kb(db, clock)
+    browse = client.get("/help/articles?market=ES&lang=es")
+    assert browse.status_code == 200
+    assert "Pedidos" in browse.text and "¿Dónde está mi pedido?" in browse.text and "Solo en España" in browse.text
+    assert "Only in English" in browse.text and "(English)" in browse.text  # no Spanish text: English, marked
+    us = client.get("/help/articles?market=US&lang=en").text
+    assert "Solo en España" not in us and "Where is my order?" in us
+    read = client.get("/help/articles/track-an-order?market=ES")  # no lang: the market's language
+    assert read.status_code == 200 and "<strong>Pedidos</strong>" in read.text and 'lang="es"' in read.text
+    fallback = client.get("/help/articles/english-only?market=ES&lang=es").text
+    assert "is not available in Spanish yet" in fallback and "<script>alert" not in fallback
+    assert client.get("/help/articles/spain-only?market=US").status_code == 404
+    assert client.get("/help/articles/no-such-article").status_code == 404
+
+
+def test_did_this_help_is_recorded(client: TestClient, world: World, db: Session, clock: FrozenClock) -> None:
+    _kb(db, clock)
+    page = client.get("/help/articles/track-an-order?market=US&lang=en")
+    token = csrf_from(page.text)
+    assert client.post("/help/articles/track-an-order/feedback", data={"helpful": "yes"}).status_code == 403
+    done = client.post("/help/articles/track-an-order/feedback",
+                       data={"csrf_token": token, "helpful": "no", "market": "US", "lang": "en"})
+    assert done.status_code == 200 and "Contact support" in done.text
+    [row] = db.scalars(select(KbFeedback)).all()
+    assert (row.helpful, row.locale, row.market, row.user_id) == (False, "en", "US", None)
