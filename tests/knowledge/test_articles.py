@@ -113,3 +113,9 @@ def test_feedback_is_counted_per_article(db: Session, clock: FrozenClock) -> Non
     for helpful in (True, True, False):
         service.record_feedback(db, shown, helpful=helpful, comment="", user_id=None, market="US", now=clock.now())
     assert service.feedback_counts(db, [article.id]) == {article.id: (2, 1)}
+
+
+def test_plain_text_keeps_each_block_a_paragraph_for_quoting() -> None:
+    text = service.plain_text("You can track it in **Orders**.\n\n## Steps\n\n1. Open *Orders*\n2. Tap &amp; go\n\n"
+                              "See [refunds](/help/articles/refunds).")
+    assert text.split("\n\n") == ["You can track it in Orders.", "Steps", "Open Orders", "Tap & go", "See refunds."]

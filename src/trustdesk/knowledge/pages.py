@@ -18,7 +18,7 @@ from trustdesk.web.pages import FormDep, form_text, render_help, see_other, with
 
 router = APIRouter(include_in_schema=False)
 MaybeActor = Annotated[Actor | None, Depends(optional_actor)]
-ArticleKey = Annotated[str, Path(pattern=r"^[a-z0-9][a-z0-9-]{0,99}$")]
+ArticleKey = Annotated[str, Path(pattern=r"^[a-z0-9][a-z0-9_-]{0,99}$")]
 Code = Annotated[str, Query(max_length=8, pattern=r"^[A-Za-z]{0,8}$")]
 Lang = Annotated[str, Query(max_length=16, pattern=r"^([a-z]{2,3}(-[A-Z]{2})?)?$")]
 

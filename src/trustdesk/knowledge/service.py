@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
+from html import unescape
 from typing import Any
 
 import nh3
@@ -21,7 +22,7 @@ from trustdesk.core.identity import Actor
 from trustdesk.knowledge.models import KbArticle, KbCategory, KbFeedback, KbVersion
 
 FALLBACK_LOCALE = "en"
-KEY = re.compile(r"^[a-z0-9][a-z0-9-]{0,99}$")
+KEY = re.compile(r"^[a-z0-9][a-z0-9_-]{0,99}$")
 LOCALE = re.compile(r"[a-z]{2,3}(-[A-Z]{2})?")
 MAX_BODY = 100_000
 
@@ -51,11 +52,15 @@ def render(markdown: str) -> str:
                      link_rel="noopener noreferrer nofollow")
 
 
+_BLOCK_END = re.compile(r"</(p|h[1-6]|li|blockquote|pre|tr)>")
+
+
 def plain_text(markdown: str) -> str:
-    """The words of an article (for search and for quoting): Markdown marks and links' targets removed."""
-    html = _markdown.render(markdown)
-    text = nh3.clean(html, tags=set())
-    return re.sub(r"\n{3,}", "\n\n", text).strip()
+    """The words of an article (for search and for quoting): Markdown marks and links' targets removed,
+    each block (paragraph, heading, list item) a paragraph of its own."""
+    html = _BLOCK_END.sub("\n\n", _markdown.render(markdown))
+    text = unescape(nh3.clean(html, tags=set()))
+    return re.sub(r"\n\s*\n(\s*\n)*", "\n\n", text).strip()
 
 
 # ---------------------------------------------------------------- categories and articles
@@ -74,7 +79,7 @@ def list_categories(session: Session) -> Sequence[KbCategory]:
 
 def ensure_category(session: Session, *, key: str, names: dict[str, str], position: int, now: datetime) -> KbCategory:
     if not KEY.match(key):
-        raise Invalid("a key of lower-case letters, digits and dashes", field="key")
+        raise Invalid("a key of lower-case letters, digits, dashes and underscores", field="key")
     if not names.get("en"):
         raise Invalid("a category has an English name (the last fallback)", field="names.en")
     row = session.scalar(select(KbCategory).where(KbCategory.key == key))
@@ -98,7 +103,7 @@ def create_article(session: Session, *, key: str, category: KbCategory, markets:
                    topic: str | None = None, intent: str | None = None, position: int = 100,
                    now: datetime) -> KbArticle:
     if not KEY.match(key):
-        raise Invalid("a key of lower-case letters, digits and dashes", field="key")
+        raise Invalid("a key of lower-case letters, digits, dashes and underscores", field="key")
     if session.scalar(select(KbArticle.id).where(KbArticle.key == key)) is not None:
         raise Conflict(f"article {key!r} exists", field="key")
     row = KbArticle(key=key, category_id=category.id, topic=topic, intent=intent, markets=sorted(set(markets)),
