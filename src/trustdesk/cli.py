@@ -15,6 +15,7 @@ from trustdesk.core.db import make_engine, make_session_factory, transaction
 from trustdesk.core.identity import Actor
 from trustdesk.core.permissions import Role
 from trustdesk.core.settings import get_settings
+from trustdesk.knowledge import cli as kb_cli
 from trustdesk.oncall import cli as oncall_cli
 
 app = typer.Typer(help="TrustDesk: service and trust operations for online marketplaces.", no_args_is_help=True)
@@ -35,6 +36,7 @@ app.add_typer(calendars_app, name="calendars")
 sla_app = typer.Typer(help="Service levels: a case's clocks.", no_args_is_help=True)
 app.add_typer(sla_app, name="sla")
 app.add_typer(oncall_cli.app, name="oncall")
+app.add_typer(kb_cli.app, name="kb")
 
 
 def _factory() -> sessionmaker[Session]:

@@ -58,3 +58,18 @@ def test_did_this_help_is_recorded(client: TestClient, world: World, db: Session
     assert done.status_code == 200 and "Contact support" in done.text
     [row] = db.scalars(select(KbFeedback)).all()
     assert (row.helpful, row.locale, row.market, row.user_id) == (False, "en", "US", None)
+
+
+def test_the_help_center_search_finds_articles_in_the_readers_language(client: TestClient, world: World,
+                                                                      db: Session, clock: FrozenClock) -> None:
+    _kb(db, clock)
+    found = client.get("/help/search", params={"q": "where is my order", "market": "US", "lang": "en"})
+    assert found.status_code == 200
+    assert found.text.index("Where is my order?") < found.text.index("Contact support")
+    assert "Open Orders and tap the order." in found.text  # the passage that answers it
+    spanish = client.get("/help/search", params={"q": "dónde está mi pedido", "market": "ES", "lang": "es"}).text
+    assert "¿Dónde está mi pedido?" in spanish and "Solo en España" not in spanish.split("Results")[0]
+    hidden = client.get("/help/search", params={"q": "España", "market": "US", "lang": "es"}).text
+    assert "Solo en España" not in hidden  # not shown in the US
+    empty = client.get("/help/search", params={"q": "   "})
+    assert empty.status_code == 200 and "Results" not in empty.text

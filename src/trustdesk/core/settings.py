@@ -41,6 +41,11 @@ class Settings(BaseSettings):
     smtp_url: str = Field(default="", description="smtp://user:password@host:587?starttls=true; empty: no email.")
     smtp_from: str = Field(default="TrustDesk <trustdesk@localhost>", description="The sender of TrustDesk's email.")
 
+    kb_answer_threshold: float = Field(default=0.5, ge=0, le=1, description="Confidence the bot needs to "
+                                       "answer from an article; below it, it offers a person instead.")
+    kb_deflection_days: int = Field(default=7, ge=1, le=90, description="A bot conversation counts as resolved "
+                                    "when the same party opens no case on any channel for this many days.")
+
     routing_training_days: int = Field(default=180, description="History the topic classifier learns from.")
     routing_min_examples: int = Field(default=5, description="Topics with fewer closed cases are not learnt.")
     routing_max_per_topic: int = Field(default=2000, description="Each topic's newest closed cases learnt, at most.")

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from trustdesk.core.identity import Actor, User
 from trustdesk.directory import service as directory
 from trustdesk.directory.models import Market
-from trustdesk.knowledge import service
+from trustdesk.knowledge import index, service
 from trustdesk.web.deps import ClockDep, SessionDep, optional_actor, public
 from trustdesk.web.pages import FormDep, form_text, render_help, see_other, with_query
 
@@ -45,6 +45,16 @@ def browse(request: Request, session: SessionDep, actor: MaybeActor, market: Cod
                "locale": locale, "markets": directory.list_markets(session, active_only=True),
                "languages": chosen.languages if chosen else ["en", "es", "id"]}
     return render_help(request, "knowledge/browse.html", context, active="articles")
+
+
+@router.get("/help/search", dependencies=[Depends(public)])
+def search(request: Request, session: SessionDep, actor: MaybeActor,
+           q: Annotated[str, Query(max_length=500)] = "", market: Code = "", lang: Lang = "") -> HTMLResponse:
+    chosen, locale = _reader(session, actor, market, lang)
+    found = index.search(session, q, locale=locale, market=chosen.code if chosen else None,
+                         market_default=chosen.default_language if chosen else None, k=5) if q.strip() else []
+    return render_help(request, "knowledge/search.html", {"q": q, "found": found, "chosen": chosen, "locale": locale},
+                       active="articles")
 
 
 @router.get("/help/articles/{key}", dependencies=[Depends(public)])
