@@ -89,6 +89,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None, 
     from trustdesk.directory import api as directory_api
     from trustdesk.directory import catalogue_api, catalogue_pages
     from trustdesk.directory import pages as directory_pages
+    from trustdesk.knowledge import api as knowledge_api
     from trustdesk.knowledge import pages as knowledge_pages
     from trustdesk.oncall import api as oncall_api
     from trustdesk.oncall import pages as oncall_pages
@@ -100,7 +101,8 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None, 
     from trustdesk.web import pages as web_pages
 
     api_routers = (web_api.router, cases_api.router, directory_api.router, catalogue_api.router,
-                   routing_api.router, sla_api.router, oncall_api.router)
+                   routing_api.router, sla_api.router, oncall_api.router,
+                   knowledge_api.router)
     page_routers = (web_pages.router, cases_pages.router, cases_pages.help_router, directory_pages.router,
                     catalogue_pages.router, routing_pages.router, sla_pages.router, oncall_pages.router,
                     knowledge_pages.router)

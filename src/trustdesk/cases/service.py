@@ -66,6 +66,8 @@ ROLE_PARTY_KIND = {
 # A closed case is final; a merged one lives on in its target.
 FINAL = frozenset({Status.CLOSED})
 
+BOT = SystemActor("bot")  # the answering bot, for what it said before a case was opened
+
 
 def clean_text(text: str, *, field: str, max_chars: int) -> str:
     """Normalise to NFC and drop control characters other than newlines and tabs."""
@@ -340,6 +342,15 @@ def add_agent_reply(session: Session, case: Case, *, body: str, actor: Actor, se
         _enter_status(session, case, Status.OPEN, actor, now, reason="agent_reply")
     if then_status is not None:
         _enter_status(session, case, then_status, actor, now, reason="agent_reply")
+    _touch(case, now)
+    return message
+
+
+def add_bot_message(session: Session, case: Case, *, body: str, now: datetime) -> Message:
+    """What the answering bot said before the case was opened (public: the customer saw it too)."""
+    message = _add_message(session, case, body=body[:20_000], visibility=Visibility.PUBLIC,
+                           author_type=AuthorType.BOT, author_user_id=None, author_name="Assistant",
+                           channel=case.channel, actor=BOT, now=now)
     _touch(case, now)
     return message
 

@@ -94,3 +94,43 @@ class KbFeedback(Base):
     user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     market: Mapped[str | None] = mapped_column(String(8))
     created_at: Mapped[datetime]
+
+
+class BotConversation(Base):
+    """A customer's exchange with the answering bot (help-center widget or in-app chat). The secret
+    the client holds is kept as a hash; a signed-in customer's conversation also names them."""
+
+    __tablename__ = "bot_conversations"
+    __table_args__ = (Index("ix_bot_conversations_party_started", "party_id", "started_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    channel: Mapped[str] = mapped_column(String(16))  # help_center | in_app_chat
+    market: Mapped[str] = mapped_column(String(8))
+    locale: Mapped[str] = mapped_column(String(16))
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    party_id: Mapped[int | None] = mapped_column(ForeignKey("parties.id", ondelete="SET NULL"))
+    status: Mapped[str] = mapped_column(String(16))  # open | answered | helped | handed_off
+    article_key: Mapped[str | None] = mapped_column(String(100))  # the last article offered
+    topic: Mapped[str | None] = mapped_column(String(200))  # that article's topic
+    case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id", ondelete="SET NULL"))
+    started_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+    helped_at: Mapped[datetime | None]
+    handed_off_at: Mapped[datetime | None]
+
+
+class BotTurn(Base):
+    """One line of a conversation: the customer's question or the bot's answer, offer or hand-off."""
+
+    __tablename__ = "bot_turns"
+    __table_args__ = (Index("ix_bot_turns_conversation_id", "conversation_id", "id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    conversation_id: Mapped[int] = mapped_column(ForeignKey("bot_conversations.id", ondelete="CASCADE"))
+    role: Mapped[str] = mapped_column(String(16))  # customer | bot
+    kind: Mapped[str] = mapped_column(String(16))  # question | answer | no_answer | helped | not_helped | handoff
+    text: Mapped[str] = mapped_column(Text)
+    article_key: Mapped[str | None] = mapped_column(String(100))
+    confidence: Mapped[float | None]
+    at: Mapped[datetime]

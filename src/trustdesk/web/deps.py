@@ -207,9 +207,18 @@ class PageRequires:
         return actor
 
 
+def _cannot_be_forged(request: Request) -> bool:
+    """A JSON body or a custom header makes a browser ask the server first (a CORS preflight), which
+    TrustDesk answers for no other origin, so another site cannot send such a request."""
+    return (request.headers.get("content-type", "").startswith("application/json")
+            or "x-bot-token" in request.headers)
+
+
 async def public(request: Request) -> None:
-    """Declares a route open to anyone (health, login, static); forms on it are still CSRF-checked."""
-    await check_csrf(request)
+    """Declares a route open to anyone (health, login, static, the bot); forms on it are still
+    CSRF-checked, JSON calls need not be (see ``_cannot_be_forged``)."""
+    if not _cannot_be_forged(request):
+        await check_csrf(request)
 
 
 def optional_actor(request: Request, session: SessionDep) -> Actor | None:
