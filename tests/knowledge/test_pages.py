@@ -8,7 +8,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from tests.factories.world import World
-from tests.web.test_pages_auth import csrf_from
+from tests.web.test_pages_auth import csrf_from, sign_in
 from trustdesk.core.clock import FrozenClock
 from trustdesk.knowledge import service
 from trustdesk.knowledge.models import KbFeedback
@@ -73,3 +73,30 @@ def test_the_help_center_search_finds_articles_in_the_readers_language(client: T
     assert "Solo en España" not in hidden  # not shown in the US
     empty = client.get("/help/search", params={"q": "   "})
     assert empty.status_code == 200 and "Results" not in empty.text
+
+
+def test_the_assistant_answers_then_hands_off_after_sign_in(client: TestClient, world: World, db: Session,
+                                                            clock: FrozenClock) -> None:
+    from trustdesk.demo.kb import ensure_kb
+
+    ensure_kb(db, now=clock.now())
+    db.commit()
+    page = client.get("/help/assistant?market=US&lang=en")
+    assert page.status_code == 200 and "Your question" in page.text
+    token = csrf_from(page.text)
+    answered = client.post("/help/assistant", data={"csrf_token": token, "market": "US", "lang": "en",
+                                                    "text": "How can I track my order?"})
+    assert answered.status_code == 200 and "Did this solve it?" in answered.text
+    assert "/help/articles/track-your-order" in answered.text
+    missed = client.post("/help/assistant", data={"csrf_token": token, "market": "US", "lang": "en",
+                                                  "text": "Can my hamster sell knitted hats on Bramble?"})
+    assert "pass you to a person" in missed.text and "Talk to a person" in missed.text
+    to_login = client.post("/help/assistant/handoff", data={"csrf_token": token}, follow_redirects=False)
+    assert to_login.status_code == 303 and to_login.headers["location"].startswith("/login")
+    sign_in(client, "buyer")
+    token = client.cookies["td_csrf"]
+    opened = client.post("/help/assistant/handoff", data={"csrf_token": token}, follow_redirects=False)
+    assert opened.status_code == 303 and opened.headers["location"].startswith("/help/cases/ID-")
+    case = client.get(opened.headers["location"]).text
+    assert "Can my hamster sell knitted hats on Bramble?" in case and "How can I track my order?" in case
+    assert "Before you were connected, the assistant suggested:" in case
