@@ -44,12 +44,15 @@ WORDS = {
     "en": {"no_answer": "I couldn't find an article that answers that. Would you like me to pass you to a person?",
            "ask": "Did this solve it?", "glad": "Glad that helped!",
            "handoff": "I've passed our conversation to the team; they will reply in your case {reference}.",
-           "tried": "Before you were connected, the assistant suggested:", "said_no": "You said it didn't solve it."},
+           "tried": "Before you were connected, the assistant suggested:", "said_no": "You said it didn't solve it.",
+           "yes": "Yes, thanks", "no": "No, talk to a person", "person": "Talk to a person", "read": "Read"},
     "es": {"no_answer": "No he encontrado un artículo que responda a eso. ¿Quieres que te pase con una persona?",
            "ask": "¿Te ha resuelto la duda?", "glad": "¡Me alegro de haberte ayudado!",
            "handoff": "He pasado nuestra conversación al equipo; te responderán en tu caso {reference}.",
            "tried": "Antes de pasarte con el equipo, el asistente te sugirió:",
-           "said_no": "Nos dijiste que no te lo resolvió."},
+           "said_no": "Nos dijiste que no te lo resolvió.",
+           "yes": "Sí, gracias", "no": "No, quiero hablar con una persona", "person": "Hablar con una persona",
+           "read": "Leer"},
 }
 
 
