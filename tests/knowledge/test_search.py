@@ -17,7 +17,7 @@ from trustdesk.knowledge.evaluation import (
     lowest_threshold,
     metrics,
 )
-from trustdesk.knowledge.search import AUTO, Document, Index, fold, split_passages, tokens
+from trustdesk.knowledge.search import AUTO, Document, Example, Index, fold, split_passages, tokens
 from trustdesk.text import embeddings
 
 ARTICLES = [
@@ -117,6 +117,32 @@ def test_duplicate_documents_are_refused() -> None:
         Index.build([ARTICLES[0], ARTICLES[0]], embedder=None)
 
 
+# ---------------------------------------------------------------------------- example questions
+
+
+def test_example_questions_teach_the_words_customers_use() -> None:
+    examples = [Example("get_refund", "en", "I want my money back"),
+                Example("get_refund", "en", "give me my money back"),
+                Example("track_order", "en", "where is my stuff")]
+    without = Index.build(ARTICLES, embedder=None).search("money back please", locale="en")
+    with_examples = Index.build(ARTICLES, examples=examples, embedder=None).search("money back please", locale="en")
+    assert without[0].key != "get_refund"  # no article says "money"
+    assert with_examples[0].key == "get_refund"
+    assert with_examples[0].confidence > 0.5
+
+
+def test_examples_count_only_in_their_locale() -> None:
+    examples = [Example("get_refund", "en", "reembolso reembolso reembolso")]
+    index = Index.build(ARTICLES, examples=examples, embedder=None)
+    plain = Index.build(ARTICLES, embedder=None)
+    assert index.search("reembolso", locale="es")[0].score == plain.search("reembolso", locale="es")[0].score
+
+
+def test_an_example_must_name_a_document_of_its_locale() -> None:
+    with pytest.raises(ValueError, match="no such document"):
+        Index.build(ARTICLES, examples=[Example("recover_password", "es", "olvidé mi contraseña")], embedder=None)
+
+
 # ---------------------------------------------------------------------------- passages
 
 
@@ -134,9 +160,10 @@ def test_a_detailed_question_gets_the_paragraph_about_it(index: Index) -> None:
 
 
 def test_headings_and_lead_ins_join_the_next_paragraph() -> None:
-    text = "Short answer first.\n\nSteps\n\nTo do this:\n\n- open Settings\n- choose Privacy\n\nLast words."
+    text = ("Short answer first.\n\nSteps\n\nTo do this:\n\n- open Settings\n- choose Privacy\n\n"
+            "Still need help?\n\nChat with us.\n\nA last short line")
     assert split_passages(text) == ["Short answer first.", "Steps\nTo do this:\n- open Settings\n- choose Privacy",
-                                    "Last words."]
+                                    "Still need help?\nChat with us.", "A last short line"]
 
 
 # ---------------------------------------------------------------------------- confidence
@@ -160,9 +187,10 @@ def test_calibration_fits_the_confidence_on_known_answers() -> None:
                  ("refund please", "get_refund"), ("money back for my order", "get_refund"),
                  ("reset password", "recover_password"), ("close my account", "delete_account"),
                  ("the seller ships", "get_refund"), ("order", "delete_account")]  # the last two are wrong
-    before = index.params.confidence
+    before = index.confidence("en")
     fitted = index.calibrate(questions, locale="en")
-    assert fitted != before and index.params.confidence == fitted
+    assert fitted != before and index.confidence("en") == fitted
+    assert index.confidence("es") == before  # each locale is calibrated on its own questions
     assert index.search("reset password", locale="en")[0].confidence > index.search("order", locale="en")[0].confidence
 
     all_right = [(text, index.search(text, locale="en")[0].key) for text, _ in questions]

@@ -22,9 +22,9 @@ Every article of the query's locale gets these scores, each in [0, 1]:
 
 The fused score is their weighted sum, divided by the sum of the weights in use. ``confidence``
 is a logistic function of the top hit's fused score and its margin over the best other article,
-fitted by :meth:`Index.calibrate` on questions with known answers (training questions, never the
-ones used to measure it); the defaults are what that fit gave on Bitext training utterances
-(``bench/kb.py``). The weights were chosen on Bitext training utterances too.
+fitted per locale by :meth:`Index.calibrate` on questions with known answers (training questions,
+never the ones used to measure it; see :class:`Confidence` for the defaults). The weights were
+chosen on Bitext training utterances (``bench/kb.py --study``).
 
 The passage is the paragraph of the article that best matches the question, with a head start
 for the first paragraph, which the articles write as the direct answer.
@@ -37,7 +37,7 @@ import math
 import re
 import unicodedata
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 import numpy as np
 import numpy.typing as npt
@@ -103,15 +103,25 @@ class Hit:
 class Confidence:
     """``confidence = sigmoid(intercept + score_weight * score + margin_weight * margin)`` where
     ``margin`` is the hit's score minus the best score of any other article (negative for every
-    hit but the first)."""
+    hit but the first).
 
-    intercept: float = -6.0
-    score_weight: float = 8.0
-    margin_weight: float = 30.0
+    The defaults are the fit on 3,000 Bitext training utterances against the English articles
+    alone (no example questions, no embeddings): the situation of a locale nobody calibrated,
+    such as Spanish, whose articles have neither."""
+
+    intercept: float = -1.60
+    score_weight: float = 3.36
+    margin_weight: float = 8.10
 
     def __call__(self, score: float, margin: float) -> float:
         z = self.intercept + self.score_weight * score + self.margin_weight * margin
         return 1.0 / (1.0 + math.exp(-max(-50.0, min(50.0, z))))
+
+
+# The threshold that goes with the default Confidence: the lowest at which at most 5% of the
+# answered training utterances were answered wrong in that fit. A calibrated locale gets its own
+# (evaluation.choose_threshold).
+UNCALIBRATED_THRESHOLD = 0.84
 
 
 @dataclass(frozen=True)
@@ -122,13 +132,19 @@ class Params:
     char_ngrams: tuple[int, int] = (3, 5)
     example_char_ngrams: tuple[int, int] = (2, 5)
     example_top: int = 3
-    bm25_weight: float = 1.0
+    # Chosen by top-1 on 3,000 Bitext training utterances (bench/kb.py --study): the example
+    # questions carry most of the signal; the article's own words break their ties.
+    bm25_weight: float = 0.25
     char_weight: float = 0.5
-    dense_weight: float = 1.0  # the weights of embeddings apply only where there are embeddings
+    dense_weight: float = 0.5  # the weights of embeddings apply only where there are embeddings
     example_char_weight: float = 1.0
     example_dense_weight: float = 1.0
     dense_languages: tuple[str, ...] = ("en",)  # all-MiniLM-L6-v2 was trained on English only
-    first_passage_bonus: float = 0.15  # the direct answer wins unless another paragraph is clearly better
+    # Within an article, words matter more than for choosing it: BM25, character n-grams and
+    # embeddings weigh 1 : 0.5 : 1 there, and the direct answer wins unless another paragraph
+    # scores clearly (this fraction) better.
+    passage_weights: tuple[float, float, float] = (1.0, 0.5, 1.0)
+    first_passage_bonus: float = 0.25
     confidence: Confidence = field(default_factory=Confidence)
 
 
@@ -204,8 +220,8 @@ def tokens(text: str, language: str) -> list[str]:
 
 def split_passages(text: str) -> list[str]:
     """Paragraphs (blocks separated by blank lines), each line stripped. A heading (one short line
-    without final punctuation) or a lead-in ending with a colon joins the paragraph after it, so
-    the bot never quotes a bare "Steps" or "To do this:"."""
+    without a full stop: "Steps", "Still need help?") or a lead-in ending with a colon joins the
+    paragraph after it, so the bot never quotes a bare "Steps" or "To do this:"."""
     blocks = [block.strip() for block in re.split(r"\n\s*\n", text.strip())]
     blocks = ["\n".join(line.strip() for line in block.splitlines() if line.strip()) for block in blocks]
     out: list[str] = []
@@ -215,7 +231,7 @@ def split_passages(text: str) -> list[str]:
             block = f"{carry}\n{block}"
             carry = ""
         single_line = "\n" not in block
-        is_heading = single_line and len(block) <= 80 and not block.endswith((".", "!", "?", "…"))
+        is_heading = single_line and len(block) <= 80 and not block.endswith((".", "!", "…"))
         if is_heading or block.endswith(":"):
             carry = block
             continue
@@ -283,12 +299,13 @@ class _QueryVectors:
 
 class Index:
     """A search index over documents in one or more locales; build with :meth:`build`. Searching
-    never changes it; :meth:`calibrate` replaces its confidence parameters."""
+    never changes it; :meth:`calibrate` replaces the confidence parameters of one locale."""
 
     def __init__(self, locales: dict[str, _LocaleIndex], params: Params, embedder: Embedder | None) -> None:
         self._locales = locales
         self.params = params
         self.embedder = embedder
+        self._confidence: dict[str, Confidence] = {}  # per locale, from calibrate()
 
     @classmethod
     def build(cls, documents: Iterable[Document], *, examples: Iterable[Example] = (),
@@ -352,13 +369,14 @@ class Index:
         index = self._locales[resolved]
         signals, query_vectors = self._signals(index, query)
         fused = self._fuse(signals)
+        confidence = self.confidence(resolved)
         order = np.argsort(-fused, kind="stable")
         best, second = fused[order[0]], (fused[order[1]] if len(fused) > 1 else 0.0)
         hits = []
         for row in order[:k]:
             margin = fused[row] - (second if row == order[0] else best)
             hits.append(Hit(key=index.documents[row].key, locale=resolved, score=round(float(fused[row]), 6),
-                            confidence=self.params.confidence(float(fused[row]), float(margin)),
+                            confidence=confidence(float(fused[row]), float(margin)),
                             passage=self._best_passage(index, int(row), query_vectors)))
         return hits
 
@@ -410,26 +428,38 @@ class Index:
         if len(passages) == 1:
             return passages[0]
         rows = slice(int(index.passage_start[row]), int(index.passage_start[row]) + len(passages))
-        p = self.params
+        bm25_weight, char_weight, dense_weight = self.params.passage_weights
         score = np.zeros(len(passages))
         if query.bm25 is not None:
-            score += p.bm25_weight * np.asarray(index.bm25.passages[rows] @ query.bm25)
+            score += bm25_weight * np.asarray(index.bm25.passages[rows] @ query.bm25)
         if query.char is not None:
-            score += p.char_weight * _cosines(index.char_passages[rows], query.char)
+            score += char_weight * _cosines(index.char_passages[rows], query.char)
         if query.dense is not None and index.dense_passages is not None:
-            score += p.dense_weight * (index.dense_passages[rows] @ query.dense)
-        score[0] += p.first_passage_bonus * max(float(score.max()), 1e-9)
+            score += dense_weight * (index.dense_passages[rows] @ query.dense)
+        score[0] += self.params.first_passage_bonus * max(float(score.max()), 1e-9)
         return passages[int(np.argmax(score))]
 
     # ------------------------------------------------------------ calibration
 
+    def confidence(self, locale: str) -> Confidence:
+        """The confidence function of the articles in ``locale``: its calibration, else the
+        defaults (``Params.confidence``)."""
+        return self._confidence.get(locale, self.params.confidence)
+
     def calibrate(self, questions: Sequence[tuple[str, str]], *, locale: str) -> Confidence:
-        """Fit the confidence on questions with known answers (``(text, article key)``) and use it
-        from now on; returns it. Use questions that are neither examples of the index nor the ones
-        the confidence is then measured on."""
+        """Fit the confidence of ``locale``'s articles on questions with known answers
+        (``(text, article key)``) asked in that locale, and use it from now on; returns it.
+
+        A locale has its own fit because the signals differ between locales (embeddings only for
+        English, example questions only where there are some), so the same fused score does not
+        mean the same certainty everywhere. Use questions that are neither examples of the index
+        nor the ones the confidence is then measured on."""
         from sklearn.linear_model import LogisticRegression
 
-        keys = self.keys(self.resolve_locale(locale) or locale)
+        resolved = self.resolve_locale(locale)
+        if resolved is None:
+            raise ValueError(f"no documents in {locale!r} to calibrate")
+        keys = self.keys(resolved)
         features, right = [], []
         for text, key in questions:
             signals = self.signals(text, locale=locale)
@@ -445,7 +475,7 @@ class Index:
         model = LogisticRegression(C=10.0).fit(np.array(features), np.array(right))
         fitted = Confidence(intercept=float(model.intercept_[0]), score_weight=float(model.coef_[0][0]),
                             margin_weight=float(model.coef_[0][1]))
-        self.params = replace(self.params, confidence=fitted)
+        self._confidence[resolved] = fitted
         return fitted
 
     def with_params(self, params: Params) -> Index:
@@ -453,7 +483,9 @@ class Index:
         fixed = ("k1", "b", "title_repeat", "char_ngrams", "example_char_ngrams", "dense_languages")
         if any(getattr(params, name) != getattr(self.params, name) for name in fixed):
             raise ValueError(f"{', '.join(fixed)} are fixed when the index is built")
-        return Index(self._locales, params, self.embedder)
+        index = Index(self._locales, params, self.embedder)
+        index._confidence = dict(self._confidence)
+        return index
 
 
 def _cosines(rows: csr_matrix, query: csr_matrix) -> FloatArray:
