@@ -51,6 +51,7 @@ ARTICLES = REPO / "src" / "trustdesk" / "demo" / "kb" / "articles.yaml"
 CALIBRATION = 3000
 STUDY = 3000
 EXAMPLES = 30
+STRICTER_TARGETS = (0.02, 0.01)  # other operating points: threshold chosen the same way
 # Spanish has no Bitext utterances: 54 questions written for this benchmark (two per article, in
 # a customer"s words, before looking at what the search answers) give an indicative figure only.
 SPANISH = (
@@ -158,7 +159,14 @@ def run(index: Index, calibration: list[tuple[str, str]], test: list[tuple[str, 
     figures = metrics(answers, threshold=threshold)
     # Spanish has neither examples nor embeddings: its confidence keeps the defaults.
     spanish = metrics(answer_all(index, list(SPANISH), locale="es"), threshold=UNCALIBRATED_THRESHOLD)
+    stricter = []
+    for target in STRICTER_TARGETS:
+        chosen = lowest_threshold(calibration_answers, target=target)
+        held_out = metrics(answers, threshold=chosen)
+        stricter.append({"target": target, "threshold": round(chosen, 4), "answer_rate": held_out["answer_rate"],
+                         "wrong_answer_rate": held_out["wrong_answer_rate"]})
     return figures | {
+        "stricter": stricter,
         "spanish": spanish,
         "p95_ms": ms[int(0.95 * (len(ms) - 1))],
         "calibration": metrics(calibration_answers, threshold=threshold),
@@ -249,6 +257,9 @@ def main(argv: list[str] | None = None) -> int:
                      f"({c['answer_rate']:.4f} / {c['wrong_answer_rate']:.4f})")
         met = (r["top1"] >= TARGET_TOP1 and r["wrong_answer_rate"] <= WRONG_ANSWER_TARGET
                and r["answer_rate"] >= TARGET_ANSWER_RATE and r["p50_ms"] <= TARGET_P50_MS)
+        lines.append(f"{'':<26} " + "; ".join(
+            f"wrong <= {p['target']} on calibration: threshold {p['threshold']:.4f}, held-out answer "
+            f"{p['answer_rate']:.4f} wrong {p['wrong_answer_rate']:.4f}" for p in r["stricter"]))
         lines.append(f"{'':<26} targets top1 >= {TARGET_TOP1}, wrong <= {WRONG_ANSWER_TARGET} at answer >= "
                      f"{TARGET_ANSWER_RATE}, p50 <= {TARGET_P50_MS} ms: {'met' if met else 'NOT met'}")
     if runs:
