@@ -61,6 +61,8 @@ bench: install-dev assets ## benchmarks against PostgreSQL (see docs/benchmarks.
 	$(BIN)/python bench/routing.py
 	$(BIN)/python bench/sla.py
 	$(BIN)/python bench/oncall.py
+	$(BIN)/python bench/kb.py
+	$(BIN)/python bench/gaps.py
 
 # Where the CPU build of torch (constraints.txt) is found when re-pinning.
 TORCH_WHEELS ?= /opt/wheels

@@ -20,11 +20,11 @@ Run: ``.venv/bin/python bench/kb.py [--examples 30] [--study] [--json]``.
 from __future__ import annotations
 
 import argparse
+import csv
 import itertools
 import json
 import os
 import platform
-import random
 import subprocess
 import sys
 import time
@@ -38,6 +38,7 @@ from trustdesk.demo.bitext import find_data_dir
 from trustdesk.knowledge.evaluation import (
     WRONG_ANSWER_TARGET,
     answer_all,
+    bitext_plan,
     bitext_split,
     lowest_threshold,
     metrics,
@@ -131,21 +132,6 @@ def load_documents(path: Path) -> tuple[list[Document], dict[str, str]]:
     return documents, key_of_intent
 
 
-def questions_for(pairs: list[tuple[str, str]], key_of_intent: dict[str, str]) -> list[tuple[str, str]]:
-    return [(text, key_of_intent[intent]) for text, intent in pairs if intent in key_of_intent]
-
-
-def example_questions(pool: list[tuple[str, str]], per_article: int) -> list[Example]:
-    """The first ``per_article`` questions of each article in ``pool`` (already shuffled), in English."""
-    taken: dict[str, int] = {}
-    out = []
-    for text, key in pool:
-        if taken.get(key, 0) < per_article:
-            taken[key] = taken.get(key, 0) + 1
-            out.append(Example(key, "en", text))
-    return out
-
-
 def run(index: Index, calibration: list[tuple[str, str]], test: list[tuple[str, str]]) -> dict[str, Any]:
     started = time.perf_counter()
     index.calibrate(calibration, locale="en")
@@ -210,16 +196,25 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--examples", type=int, default=EXAMPLES, help="example questions per article")
     parser.add_argument("--study", action="store_true", help="compare fusion weights on a training sample")
     parser.add_argument("--json", dest="as_json", action="store_true", help="print JSON on stdout")
+    parser.add_argument("--export-heldout", type=Path, default=None, metavar="CSV",
+                        help="only write the held-out questions (text,article_key) for `trustdesk kb evaluate`")
     options = parser.parse_args(argv)
 
     documents, key_of_intent = load_documents(options.articles)
-    held, rest = bitext_split(options.data or find_data_dir())
-    test = questions_for(held, key_of_intent)
-    pool = questions_for(rest, key_of_intent)
-    random.Random(options.seed).shuffle(pool)
-    calibration, study_sample = pool[:CALIBRATION], pool[CALIBRATION:CALIBRATION + STUDY]
-    examples = example_questions(pool[CALIBRATION + STUDY:], options.examples)
+    data = options.data or find_data_dir()
+    plan = bitext_plan(data, key_of_intent, seed=options.seed, calibration=CALIBRATION, study=STUDY,
+                       per_article=options.examples)
+    test, calibration, study_sample = plan.test, plan.calibration, plan.study
+    examples = [Example(key, "en", text) for text, key in plan.examples]  # the demo loads the same ones
+    held, rest = bitext_split(data)
     missing = sorted({intent for _, intent in held + rest} - set(key_of_intent))
+    if options.export_heldout:
+        with options.export_heldout.open("w", newline="", encoding="utf-8") as handle:
+            writer = csv.writer(handle)
+            writer.writerow(["text", "article_key"])
+            writer.writerows(test)
+        print(f"wrote the {len(test)} held-out questions to {options.export_heldout}", file=sys.stderr)
+        return 0
 
     runs: dict[str, Any] = {}
     studies: dict[str, Any] = {}

@@ -84,12 +84,18 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None, 
     problems.install(app)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_request_bytes)
 
+    from trustdesk.assist import api as assist_api
+    from trustdesk.assist import pages as assist_pages
+    from trustdesk.assist import template_api, template_pages
     from trustdesk.cases import api as cases_api
     from trustdesk.cases import pages as cases_pages
     from trustdesk.directory import api as directory_api
     from trustdesk.directory import catalogue_api, catalogue_pages
     from trustdesk.directory import pages as directory_pages
+    from trustdesk.feedback import api as feedback_api
     from trustdesk.knowledge import api as knowledge_api
+    from trustdesk.knowledge import console as knowledge_console
+    from trustdesk.knowledge import gap_pages as knowledge_gaps
     from trustdesk.knowledge import pages as knowledge_pages
     from trustdesk.oncall import api as oncall_api
     from trustdesk.oncall import pages as oncall_pages
@@ -102,10 +108,11 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None, 
 
     api_routers = (web_api.router, cases_api.router, directory_api.router, catalogue_api.router,
                    routing_api.router, sla_api.router, oncall_api.router,
-                   knowledge_api.router)
+                   knowledge_api.router, feedback_api.router, assist_api.router, template_api.router)
     page_routers = (web_pages.router, cases_pages.router, cases_pages.help_router, directory_pages.router,
                     catalogue_pages.router, routing_pages.router, sla_pages.router, oncall_pages.router,
-                    knowledge_pages.router)
+                    knowledge_pages.router, knowledge_console.router, assist_pages.router, template_pages.router,
+                    knowledge_gaps.router)
     for router in api_routers:
         app.include_router(router, prefix="/api/v1")
     for router in page_routers:

@@ -259,6 +259,10 @@ def _bodies(world: World, case_id: int, other_case_id: int) -> dict[tuple[str, s
         ("POST", "/calendars/{key}/holidays/import"): "BEGIN:VCALENDAR\nEND:VCALENDAR\n",
         ("POST", "/sla/policies"): {"key": "p", "name": "P", "targets": {}},
         ("PUT", "/sla/policies/{key}"): {"key": "p", "name": "P", "targets": {}},
+        ("POST", "/templates"): {"key": "t", "name": "T", "bodies": {"en": "Hi {{ customer_name }}"}},
+        ("POST", "/templates/{template_id}/use"): {"case_id": case_id},
+        ("POST", "/cases/{case_id}/suggestions/{set_id}/use"): {"rank": 1},
+        ("PUT", "/cases/{case_id}/rating"): {"score": 5},
     }
 
 
@@ -270,7 +274,8 @@ def test_every_route_refuses_the_anonymous_and_roles_without_its_permission(
                    "team_id": world.t1_a.id, "agent_id": world.agents["agent_t1"].id, "token_id": 1,
                    "user_id": world.users["buyer"].id, "key": "orders", "entry_id": 1, "version_id": 1,
                    "version": 1, "notification_id": 1, "day": "2026-12-25", "override_id": 1, "feed_id": 1,
-                   "escalation_id": 1, "crisis_id": 1, "token": "cal_0123456789", "conversation_id": 1}
+                   "escalation_id": 1, "crisis_id": 1, "token": "cal_0123456789", "conversation_id": 1,
+                   "template_id": 1, "locale": "es", "set_id": 1}
     bodies = _bodies(world, case_id, other_case_id)
     who_is = {name: Role(user.role) for name, user in world.users.items()}
     before = _dump(db)

@@ -17,9 +17,11 @@ from trustdesk.core.clock import FrozenClock
 from trustdesk.core.events import CaseEvent
 from trustdesk.core.identity import User
 from trustdesk.core.permissions import Role
+from trustdesk.demo.bitext import load_utterances
 from trustdesk.demo.build import DemoSummary, build_demo
 from trustdesk.demo.catalog import DEMO_PASSWORD, HISTORY_DAYS, LOGINS
 from trustdesk.directory.models import Agent, Market, Queue, Team, Tier
+from trustdesk.knowledge.evaluation import heldout_texts
 
 DATA = Path(__file__).resolve().parent / "data"
 CASES = 400
@@ -127,3 +129,21 @@ def test_demo_markets_set_their_routing_threshold(demo: DemoSummary, db: Session
     from trustdesk.demo.routing import MARKET_THRESHOLD
 
     assert {m.routing_threshold for m in db.scalars(select(Market))} == {MARKET_THRESHOLD}
+
+
+def test_the_demo_never_shows_the_held_out_utterances(tmp_path: Path) -> None:
+    """bench/kb.py tests the search on 2,000 held-out Bitext utterances: the demo (its case texts,
+    the routing model trained on them) must not contain any of them."""
+    path = tmp_path / "bitext-customer-support" / "utterances.csv"
+    path.parent.mkdir()
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["text", "intent", "category", "flags"])
+        for n in range(2400):
+            writer.writerow([f"where  is my order number {n}", "track_order", "ORDER", "B"])
+    held = heldout_texts(path)
+    loaded = load_utterances(tmp_path).by_intent["track_order"]
+    assert len(held) == 2000
+    assert len(loaded) == 400
+    assert not held & set(loaded)
+    assert "where is my order number 0" in held | set(loaded)  # whitespace collapsed on both sides

@@ -1,5 +1,6 @@
 """A real HTTP receiver on localhost for webhook tests: it records every request and answers with
-the status codes it is told to (then 200)."""
+the status codes (or status and JSON body) it is told to (then 200); told to stall, it holds every
+answer until the test ends (a receiver that times out)."""
 
 from __future__ import annotations
 
@@ -23,14 +24,20 @@ class Receiver:
     url: str
     requests: list[Received] = field(default_factory=list)
     statuses: list[int] = field(default_factory=list)  # answered in order; then 200
+    replies: list[tuple[int, str]] = field(default_factory=list)  # (status, JSON body), answered before statuses
+    stalled: bool = False
 
     def answer(self, *codes: int) -> None:
         self.statuses.extend(codes)
+
+    def reply(self, code: int, body: str) -> None:
+        self.replies.append((code, body))
 
 
 @pytest.fixture
 def receiver() -> Iterator[Receiver]:
     state = Receiver(url="")
+    released = threading.Event()
 
     class Handler(BaseHTTPRequestHandler):
         def do_POST(self) -> None:
@@ -38,10 +45,19 @@ def receiver() -> Iterator[Receiver]:
             body = self.rfile.read(length).decode()
             state.requests.append(Received(path=self.path, headers={k.lower(): v for k, v in self.headers.items()},
                                            body=body))
-            code = state.statuses.pop(0) if state.statuses else 200
-            self.send_response(code)
-            self.send_header("content-length", "0")
-            self.end_headers()
+            if state.stalled:
+                released.wait(30)
+            code, payload = state.replies.pop(0) if state.replies else (
+                state.statuses.pop(0) if state.statuses else 200, "")
+            try:
+                self.send_response(code)
+                if payload:
+                    self.send_header("content-type", "application/json")
+                self.send_header("content-length", str(len(payload.encode())))
+                self.end_headers()
+                self.wfile.write(payload.encode())
+            except OSError:  # the caller gave up waiting (a timeout test)
+                return
 
         def log_message(self, format: str, *args: object) -> None:
             return
@@ -53,6 +69,7 @@ def receiver() -> Iterator[Receiver]:
     try:
         yield state
     finally:
+        released.set()
         server.shutdown()
         server.server_close()
 

@@ -84,3 +84,24 @@ def test_an_uncovered_question_offers_a_person(client: TestClient, world: World,
     assert "pass you to a person" in reply["text"]
     assert_problem(client.post(f"/api/v1/bot/conversations/{conversation}/messages",
                                headers={"X-Bot-Token": token}, json={"text": ""}), 422, "text")
+
+
+def test_a_hand_off_after_a_solved_question_opens_the_case_on_the_open_one(
+        client: TestClient, world: World, db: Session, clock: FrozenClock) -> None:
+    ensure_kb(db, now=clock.now())
+    db.commit()
+    conversation, token = _start(client, world, "buyer")
+    headers = {"X-Bot-Token": token}
+    url = f"/api/v1/bot/conversations/{conversation}"
+    assert client.post(f"{url}/messages", headers=headers, json={"text": "How can I track my order?"}).json()[
+        "kind"] == "answer"
+    assert client.post(f"{url}/helped", headers=headers).status_code == 200
+    unknown = "The handbag I received is a counterfeit, a fake designer copy. I want to report the shop."
+    assert client.post(f"{url}/messages", headers=headers, json={"text": unknown}).json()["kind"] == "no_answer"
+    handed = client.post(f"{url}/handoff", headers=headers | world.auth("buyer"))
+    assert handed.status_code == 201, handed.text
+    messages = db.scalars(select(Message).where(Message.case_id == handed.json()["case_id"]).order_by(Message.id)).all()
+    assert messages[0].body == unknown  # the solved question is not the case's
+    context = messages[1].body
+    assert "found no article" in context and "“How can I track my order?”" in context
+    assert "didn't solve it" not in context and "Before you were connected" not in context

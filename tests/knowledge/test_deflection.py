@@ -11,7 +11,7 @@ from tests.factories.api import customer_case
 from tests.factories.world import World
 from trustdesk.core.clock import FrozenClock
 from trustdesk.demo.kb import ensure_kb
-from trustdesk.knowledge import deflection
+from trustdesk.knowledge import funnel
 
 
 def _helped(client: TestClient, world: World, who: str | None) -> int:
@@ -35,16 +35,19 @@ def test_resolved_only_after_seven_quiet_days(client: TestClient, world: World, 
     _helped(client, world, None)  # nobody signed in: cannot be followed
 
     def figures() -> dict[str, object]:
-        [row] = deflection.funnel(db, since=start, until=start + timedelta(days=1), now=clock.now(), days=7)
+        report = funnel.report(db, since=start, until=start + timedelta(days=1), now=clock.now(), days=7,
+                               by="market")
+        [row] = report.rows
+        assert row.key == "US" and report.total.as_dict() | {"key": "US"} == row.as_dict()
         return row.as_dict()
 
     clock.advance(days=3)
     early = figures()
-    assert (early["attempts"], early["answered"], early["helped"], early["resolved"], early["pending"],
-            early["unknown"], early["deflection_rate"]) == (3, 3, 3, 0, 2, 1, None)  # nothing judged yet
+    assert (early["attempts"], early["answers"], early["helped"], early["resolved"], early["pending"],
+            early["unknown"], early["deflection_rate"]) == (3, 3, 3, 0, 2, 1, 0.0)  # nothing resolved yet
     clock.advance(days=2)
     customer_case(client, world, who="buyer2")  # on another channel, within the window: not deflected
     clock.advance(days=2, seconds=1)  # seven days after the conversations
     row = figures()
-    assert (row["helped"], row["resolved"], row["pending"], row["unknown"]) == (3, 1, 0, 1)
-    assert row["deflection_rate"] == 0.5  # 1 resolved of the 2 that could be judged
+    assert (row["helped"], row["resolved"], row["contacted"], row["pending"], row["unknown"]) == (3, 1, 1, 0, 1)
+    assert row["deflection_rate"] == round(1 / 3, 6)  # resolved / attempts: the unknown one never counts

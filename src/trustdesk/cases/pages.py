@@ -16,6 +16,7 @@ from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import HTMLResponse, Response
 from sqlalchemy.orm import Session
 
+from trustdesk.assist import template_pages
 from trustdesk.cases import assignment, page_queries, repository, service
 from trustdesk.cases.access import case_by_reference_for, case_for, scope_for
 from trustdesk.cases.models import Case, Channel, Message, Priority, RequestType, RerouteReason, Status
@@ -267,6 +268,8 @@ def describe_events(session: Session, actor: Actor, case: Case, events: list[Cas
                        else f"{other_case(data.get('from_case_id'))} merged into this case")
         elif event.type == "case.attachments_added":
             summary = f"{len(data.get('attachment_ids', []))} attachment(s) added"
+        elif event.type == "case.template_used":
+            summary = template_pages.describe_use(data)
         else:
             summary = ", ".join(f"{_label(k)}: {v}" for k, v in data.items()) or event.type
         if event.actor_id:
@@ -435,16 +438,21 @@ def reply(request: Request, case_id: RowId, form: FormDep, session: SessionDep, 
           settings: SettingsDep, actor: CaseReplier) -> Response:
     case = case_for(session, actor, case_id, permission=Perm.CASE_REPLY, for_update=True)
     body, submit_as = form_text(form, "body"), form_text(form, "then_status", max_chars=20)
+    chosen = template_pages.chosen_in(form)  # a response template inserted into the reply box, if any
 
     def work() -> Message:
         if submit_as not in SUBMIT_AS:
             raise Invalid("choose keep, pending or solved", field="then_status")
+        if chosen:  # the reply, the template's use and its actions: one savepoint
+            return template_pages.send_with_template(session, actor, case, chosen, body=body,
+                                                    then_status=SUBMIT_AS[submit_as], settings=settings,
+                                                    now=clock.now())
         return service.add_agent_reply(session, case, body=body, actor=actor, settings=settings, now=clock.now(),
                                        then_status=SUBMIT_AS[submit_as])
 
     _done, error = attempt(session, work)
     if error is not None:
-        failure = failure_from(error, "reply", {"body": body, "then_status": submit_as})
+        failure = failure_from(error, "reply", {"body": body, "then_status": submit_as, "template": chosen})
         return _render_case(request, session, actor, case, failure=failure)
     return _back_to_case(request, case, "reply_sent")
 

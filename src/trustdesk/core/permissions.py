@@ -58,6 +58,8 @@ class Perm(StrEnum):
     # knowledge base (published articles are public in the help center)
     KB_EDIT = "kb.edit"  # write drafts and send them to review
     KB_PUBLISH = "kb.publish"  # review and publish someone else's draft
+    # replies: response templates (macros) and suggested replies
+    TEMPLATES_EDIT = "templates.edit"  # write, translate and retire a team's response templates
     # administration
     DIRECTORY_READ = "directory.read"
     DIRECTORY_ADMIN = "directory.admin"
@@ -78,7 +80,7 @@ _AGENT = {
     Perm.CASE_ESCALATE, Perm.ONCALL_READ,
 }
 _SENIOR_AGENT = _AGENT | {Perm.CASE_LINK, Perm.CASE_ASSIGN, Perm.CATALOGUE_READ, Perm.ROUTING_READ,
-                          Perm.ONCALL_RESPOND, Perm.KB_EDIT}
+                          Perm.ONCALL_RESPOND, Perm.KB_EDIT, Perm.TEMPLATES_EDIT}
 
 ROLE_PERMISSIONS: dict[Role, frozenset[Perm]] = {
     Role.BUYER: frozenset(_CUSTOMER),

@@ -41,10 +41,24 @@ class Settings(BaseSettings):
     smtp_url: str = Field(default="", description="smtp://user:password@host:587?starttls=true; empty: no email.")
     smtp_from: str = Field(default="TrustDesk <trustdesk@localhost>", description="The sender of TrustDesk's email.")
 
-    kb_answer_threshold: float = Field(default=0.5, ge=0, le=1, description="Confidence the bot needs to "
+    kb_answer_threshold: float = Field(default=0.55, ge=0, le=1, description="Confidence the bot needs to "
                                        "answer from an article; below it, it offers a person instead.")
     kb_deflection_days: int = Field(default=7, ge=1, le=90, description="A bot conversation counts as resolved "
                                     "when the same party opens no case on any channel for this many days.")
+    bot_flows_dir: Path | None = Field(default=None, description="Folder of the bot's guided flows (*.yaml); "
+                                       "unset: the packaged demo flows.")
+    bot_lookups: dict[str, str] = Field(default={}, description="Guided-flow lookups, name -> URL, as JSON: "
+                                        '{"orders": "https://shop.example/lookups/orders"}.')
+    bot_lookup_secret: str = Field(default="", description="Signs lookup calls (Standard Webhooks, whsec_...).")
+    bot_lookup_timeout_seconds: float = Field(default=3.0, gt=0, le=10, description="A lookup slower than this "
+                                              "takes the flow's error branch.")
+
+    llm_base_url: str = Field(default="", description="An OpenAI-compatible chat API (e.g. https://host/v1) that "
+                              "drafts a reply from the suggested replies' sources; empty: no drafts, all offline.")
+    llm_model: str = Field(default="", description="The model name the LLM provider serves.")
+    llm_api_key: str = Field(default="", description="Bearer token for the LLM provider, if it needs one.")
+    llm_timeout_seconds: float = Field(default=15.0, gt=0, le=120, description="A draft that takes longer is "
+                                       "dropped; the suggestions are shown without it.")
 
     routing_training_days: int = Field(default=180, description="History the topic classifier learns from.")
     routing_min_examples: int = Field(default=5, description="Topics with fewer closed cases are not learnt.")

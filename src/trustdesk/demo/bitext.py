@@ -2,7 +2,11 @@
 
 Columns ``text,intent,category,flags``: 27 intents in 11 categories; the flags mark linguistic
 variation (typos, colloquial, ...). Utterances flagged ``W`` (offensive language) are left out of
-the demo, which is meant to be shown to people.
+the demo, which is meant to be shown to people. The 2,000 utterances that
+``knowledge.evaluation.bitext_split`` holds out are left out too: they test the knowledge search
+(``bench/kb.py``), so nothing the demo builds (case texts, the routing model trained on them) may
+have seen them. (A sample smaller than the held-out set, like the test suite's, is used whole:
+the split is defined on the full data set.)
 """
 
 from __future__ import annotations
@@ -41,9 +45,15 @@ def find_data_dir(start: Path | None = None) -> Path:
 
 
 def load_utterances(data_dir: Path) -> Utterances:
+    from trustdesk.knowledge.evaluation import heldout_texts  # the benchmark's test set
+
     path = data_dir / UTTERANCES
     if not path.is_file():
         raise FileNotFoundError(f"{path} not found (set {DATA_ENV} to the data folder)")
+    try:
+        held_out = heldout_texts(path)
+    except ValueError:  # fewer usable utterances than HELDOUT: a sample, not the data set
+        held_out = frozenset()
     by_intent: dict[str, list[str]] = {}
     category_of: dict[str, str] = {}
     with path.open(newline="", encoding="utf-8") as handle:
@@ -51,7 +61,7 @@ def load_utterances(data_dir: Path) -> Utterances:
             if "W" in row["flags"]:
                 continue
             text = " ".join(row["text"].split())
-            if not text:
+            if not text or text in held_out:
                 continue
             by_intent.setdefault(row["intent"], []).append(text)
             category_of[row["intent"]] = row["category"]

@@ -38,7 +38,7 @@ from trustdesk.core.settings import Settings, get_settings
 from trustdesk.demo.batching import HistorySession
 from trustdesk.demo.bitext import find_data_dir, load_utterances
 from trustdesk.demo.catalog import DEMO_PASSWORD, LOGINS, MARKETPLACE, LoginRow
-from trustdesk.demo.kb import ensure_kb
+from trustdesk.demo.kb import ensure_kb, ensure_search_tuning
 from trustdesk.demo.oncall import ensure_oncall
 from trustdesk.demo.people import CustomerSpec, customers
 from trustdesk.demo.planner import STAFF_BY_KEY, CasePlan, Override, Planner
@@ -53,6 +53,7 @@ from trustdesk.demo.structure import (
     login_customers,
     parties_by_key,
 )
+from trustdesk.demo.templates import ensure_templates
 from trustdesk.demo.timeline import Slot, build_slots
 from trustdesk.demo.writer import CaseWriter, history_without_side_effects
 from trustdesk.directory.models import Agent, Market, Presence, Queue, Team, Vendor
@@ -172,10 +173,15 @@ def build_demo(factory: sessionmaker[Session], clock: Clock, *, seed: int = 7, c
         created += ensure_policies(session, now=now)
         created += ensure_oncall(session, now=now)
         created += ensure_kb(session, now=now)
+        created += ensure_templates(session, now=now)
         done = demo_case_count(session)
         loads = case_repository.agent_loads(session, list(session.scalars(select(Agent.id))))
     if created:
         say(f"directory, staff and {sum(len(p) for p in pools.values()):,} customers ready")
+    with transaction(factory) as session:
+        tuned = ensure_search_tuning(session, data_dir=data_dir or find_data_dir(), now=now)
+    if tuned:
+        say(f"knowledge search: {tuned}")
 
     note = ""
     start_slot = len(slots)

@@ -49,3 +49,41 @@ def ensure_kb(session: Session, *, now: datetime, path: Path = ARTICLES, skip: f
             service.publish(session, version, reviewer=None, now=since)
         created += 1
     return created
+
+
+def ensure_search_tuning(session: Session, *, data_dir: Path, now: datetime, path: Path = ARTICLES) -> str:
+    """Give the demo's articles their example questions and calibrate the English search, once:
+    English examples and calibration questions come from the Bitext utterances that are NOT held
+    out (``evaluation.bitext_plan``, the same ones ``bench/kb.py`` measures with); Spanish examples
+    are the demo's own hand-written Spanish questions. Returns what was done, for the log."""
+    from trustdesk.knowledge import index, tuning
+    from trustdesk.knowledge.evaluation import bitext_plan
+    from trustdesk.knowledge.models import KbCalibration, KbExample
+
+    if not path.is_file():
+        return ""
+    key_of_intent = {a["intent"]: a["key"] for a in load(path)["articles"] if a.get("intent")}
+    done = []
+    if session.scalar(select(KbExample.id).limit(1)) is None:
+        try:
+            plan = bitext_plan(data_dir, key_of_intent)
+        except ValueError:  # a sample of the data (the tests'): too small to hold 2,000 out
+            plan = None
+        added = 0
+        if plan is not None:
+            by_key: dict[str, list[str]] = {}
+            for text, key in plan.examples:
+                by_key.setdefault(key, []).append(text)
+            for key, questions in by_key.items():
+                added += tuning.add_examples(session, key, "en", questions, source="import", now=now)
+        for intent in texts.BUYER_INTENTS:
+            if intent.intent in key_of_intent:
+                added += tuning.add_examples(session, key_of_intent[intent.intent], "es", intent.utterances["es"],
+                                             source="import", now=now)
+        done.append(f"{added} example questions")
+        if plan is not None and session.get(KbCalibration, "en") is None:
+            calibrated = tuning.calibrate(session, index.current(session), plan.calibration, locale="en", now=now)
+            done.append(f"English search calibrated on {calibrated.questions} questions (suggested threshold "
+                        f"{calibrated.threshold:.2f}: answers {calibrated.answer_rate:.1%}, wrong "
+                        f"{calibrated.wrong_answer_rate:.1%})")
+    return "; ".join(done)

@@ -57,6 +57,7 @@ class Action(StrEnum):
     LINK = "link"
     UPDATE = "update"
     CLOSE = "close"
+    RATE = "rate"
 
 
 @dataclass
@@ -71,6 +72,7 @@ class Step:
     agent: str | None = None  # ASSIGN: the planned agent
     claimed: bool = False  # ASSIGN: the agent took it (Get next) rather than auto-assignment
     changes: dict[str, Any] = field(default_factory=dict)  # UPDATE
+    score: int | None = None  # RATE: the customer's CSAT rating, 1-5
     status_after: Status = Status.NEW
     assignee_after: str | None = None
 
@@ -263,6 +265,10 @@ class CaseScript:
     def link_to_primary(self) -> None:
         self._add(Step(self.t, Action.LINK, "assignee"))
 
+    def rate(self, at: datetime, score: int) -> None:
+        """The customer rates the solved case at ``at`` (the script's clock does not move)."""
+        self._add(Step(at, Action.RATE, "customer", score=score))
+
     def close(self) -> None:
         self.status = Status.CLOSED
         self._add(Step(self.t, Action.CLOSE, "system", reason="reopen_window_elapsed"))
@@ -435,8 +441,27 @@ class Planner:
             script.customer(rng.choice(texts.REOPEN[lang]))
             script.wait(150 * script.staffing_factor(), 1.0, high=60 * 30)
             script.reply(texts.FIX_AFTER_REOPEN[lang], Status.SOLVED)
+        self._csat(script)
         script.t += timedelta(days=7, seconds=rng.uniform(0, 300))
         script.close()
+
+    # Of 100 customers who rate, how many give 1..5: a smooth case, a slow or reopened one.
+    SMOOTH = (3, 3, 8, 30, 56)
+    ROUGH = (22, 20, 24, 20, 14)
+
+    def _csat(self, script: CaseScript) -> None:
+        """About a third of solved cases get a CSAT rating within two days; a case that was reopened,
+        left unanswered by the customer or waited days on hold is rated lower. Its own random stream,
+        so the rest of the history is the same with or without ratings."""
+        rng = random.Random(f"{self.seed}/csat/{script.plan.slot}")
+        if rng.random() >= 0.35:
+            return
+        lang = script.plan.language
+        replies = [s.text for s in script.plan.steps if s.action is Action.REPLY]
+        rough = (texts.FIX_AFTER_REOPEN[lang] in replies or texts.NO_RESPONSE[lang] in replies
+                 or any(s.action is Action.STATUS and s.status is Status.ON_HOLD for s in script.plan.steps))
+        score = rng.choices((1, 2, 3, 4, 5), weights=self.ROUGH if rough else self.SMOOTH)[0]
+        script.rate(script.t + timedelta(minutes=rng.uniform(20, 60 * 48)), score)
 
     def _escalate(self, script: CaseScript, rng: random.Random, queue: str, reason: RerouteReason,
                   note: str, *, handover: bool = True) -> None:

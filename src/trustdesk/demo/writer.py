@@ -28,6 +28,7 @@ from trustdesk.core.settings import Settings
 from trustdesk.demo import texts
 from trustdesk.demo.planner import HOLDING, STAFF_BY_KEY, Action, CasePlan, Step
 from trustdesk.demo.structure import Directory, customer_actor
+from trustdesk.feedback import service as feedback
 
 # A case assigned this recently may be left waiting in its queue when every fitting agent is full.
 RECENT = timedelta(hours=12)
@@ -210,6 +211,11 @@ class CaseWriter:
             plan.values["ref"] = primary.reference or ""
             cases.link_cases(session, case, primary, LinkKind.DUPLICATE_OF, actor=self._actor(case, step.actor),
                              now=at)
+        elif step.action is Action.RATE:
+            assert step.score is not None
+            party = self.parties[plan.party]
+            feedback.rate_case(session, case, score=step.score, channel=plan.channel.value,
+                               actor=customer_actor(party), now=at)
         elif step.action is Action.CLOSE:
             cases.change_status(session, case, Status.CLOSED, actor=SYSTEM, now=at, reason=step.reason)
 

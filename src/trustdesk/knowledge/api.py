@@ -3,17 +3,17 @@ knowledge base's published articles and search."""
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Annotated
+from datetime import datetime, timedelta
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Header, Path, Query
-from pydantic import Field
+from pydantic import AwareDatetime, Field
 
 from trustdesk.core.identity import Actor
 from trustdesk.core.permissions import Perm
 from trustdesk.core.schemas import Out, StrictIn
 from trustdesk.directory import service as directory
-from trustdesk.knowledge import bot, index
+from trustdesk.knowledge import bot, flows, funnel, index
 from trustdesk.web.deps import ClockDep, Requires, SessionDep, SettingsDep, optional_actor, public
 
 router = APIRouter(tags=["self-service"])
@@ -43,13 +43,16 @@ class QuestionIn(StrictIn):
 
 
 class ReplyOut(Out):
-    kind: str = Field(description="answer (an article's passage) or no_answer (offer a person)")
+    kind: str = Field(description="answer (an article's passage, or a guided flow's answer), no_answer (offer a "
+                      "person), flow_prompt (a guided flow asks something: send the answer as the next message) "
+                      "or flow_handoff (the flow passes the customer to a person: offer the hand-off)")
     text: str
     article_key: str | None
     title: str | None
     url: str | None
     confidence: float | None
     ask: str | None = Field(description="The follow-up question to show, e.g. 'Did this solve it?'")
+    flow: str | None = Field(default=None, description="The guided flow that said it (e.g. where-is-my-order)")
 
 
 class TurnOut(Out):
@@ -79,11 +82,12 @@ def start(body: ConversationIn, session: SessionDep, clock: ClockDep, actor: May
 def ask(conversation_id: Id, body: QuestionIn, token: BotToken, session: SessionDep, clock: ClockDep,
         settings: SettingsDep) -> ReplyOut:
     row = bot.conversation(session, conversation_id, token)
-    reply = bot.ask(session, row, body.text, settings=settings, now=clock.now())
+    reply = bot.ask(session, row, body.text, settings=settings, now=clock.now(),
+                    guide=flows.guide(settings, now=clock.now()))
     return ReplyOut(kind=reply.kind, text=reply.text, article_key=reply.article_key, title=reply.title,
                     url=f"/help/articles/{reply.article_key}?market={row.market}&lang={row.locale}"
                     if reply.article_key else None, confidence=reply.confidence,
-                    ask=bot.words(row.locale)["ask"] if reply.kind == "answer" else None)
+                    ask=bot.words(row.locale)["ask"] if reply.kind == "answer" else None, flow=reply.flow)
 
 
 @router.post("/bot/conversations/{conversation_id}/helped", response_model=ConversationOut,
@@ -127,3 +131,43 @@ def search(session: SessionDep, q: Annotated[str, Query(min_length=1, max_length
                          market_default=found_market.default_language, k=k)
     return [HitOut(key=f.hit.key, locale=f.hit.locale, title=f.shown.version.title, passage=f.hit.passage.text,
                    confidence=round(f.hit.confidence, 4)) for f in found]
+
+
+class FunnelRowOut(Out):
+    key: str | None = Field(description="The topic, market or language (null: no article was offered, so no topic)")
+    attempts: int = Field(description="Conversations in which the customer asked something")
+    answers: int = Field(description="The bot answered confidently at least once")
+    clicks: int = Field(description="An offered article was opened (help-center assistant links)")
+    helped: int = Field(description='The customer said "yes, that solved it"')
+    handed_off: int
+    resolved: int = Field(description="Deflected: the same person opened no case on any channel within the window")
+    contacted: int = Field(description="Not handed off, but the same person opened a case within the window")
+    pending: int = Field(description="The window is not over yet")
+    unknown: int = Field(description="Nobody was signed in: cannot be followed, never counted as resolved")
+    answer_rate: float | None
+    click_rate: float | None
+    helped_rate: float | None
+    handoff_rate: float | None
+    deflection_rate: float | None = Field(description="resolved / attempts")
+
+
+class DeflectionOut(Out):
+    since: datetime
+    until: datetime
+    as_of: datetime
+    window_days: int
+    by: str
+    rows: list[FunnelRowOut]
+    total: FunnelRowOut
+
+
+@router.get("/kb/deflection", response_model=DeflectionOut,
+            summary="The deflection funnel of bot conversations started in a period, per topic, market or language")
+def deflection_funnel(session: SessionDep, clock: ClockDep, settings: SettingsDep,
+                      actor: Annotated[Actor, Depends(Requires(Perm.KB_EDIT))], since: AwareDatetime | None = None,
+                      until: AwareDatetime | None = None,
+                      by: Literal["topic", "market", "language"] = "topic") -> DeflectionOut:
+    end = until or clock.now()
+    figures = funnel.report(session, since=since or end - timedelta(days=28), until=end, now=clock.now(),
+                            days=settings.kb_deflection_days, by=by)
+    return DeflectionOut.model_validate(figures.as_dict())

@@ -3,6 +3,10 @@ search is confident enough, then "did this solve it?". "No", or no confident art
 conversation to a person: it becomes the case's first messages (what the customer asked, then what
 the bot tried), so routing reads it and the agent sees what was already suggested.
 
+A guided flow (``flows``) starts when a question's confident article, or one of its phrases, is one of
+its triggers: the customer's next messages answer its prompts until it answers (then "did this solve
+it?" as for an article) or hands off; the case a hand-off opens carries what the flow collected.
+
 A conversation counts as resolved by self-service only when the same party opens no case on any
 channel within ``kb_deflection_days`` (GLOSSARY: deflection) — see ``deflection``.
 """
@@ -15,17 +19,18 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from trustdesk.cases import service as cases
-from trustdesk.cases.models import Case, Channel
+from trustdesk.cases.models import Case, Channel, Party
 from trustdesk.core.errors import Conflict, Forbidden, Invalid, NotFound
 from trustdesk.core.identity import Actor
 from trustdesk.core.settings import Settings
 from trustdesk.directory import service as directory
-from trustdesk.knowledge import index
+from trustdesk.knowledge import flows, index
 from trustdesk.knowledge.models import BotConversation, BotTurn
 
 MAX_QUESTION = 2000
@@ -33,6 +38,7 @@ MAX_QUESTION = 2000
 
 class State(StrEnum):
     OPEN = "open"  # waiting for a question (or nothing confident was found)
+    GUIDED = "guided"  # a guided flow asked the customer something and waits for the answer
     ANSWERED = "answered"  # an article was offered; waiting for "did this solve it?"
     HELPED = "helped"  # the customer said it did
     HANDED_OFF = "handed_off"  # a case was opened with the conversation
@@ -45,14 +51,24 @@ WORDS = {
            "ask": "Did this solve it?", "glad": "Glad that helped!",
            "handoff": "I've passed our conversation to the team; they will reply in your case {reference}.",
            "tried": "Before you were connected, the assistant suggested:", "said_no": "You said it didn't solve it.",
-           "yes": "Yes, thanks", "no": "No, talk to a person", "person": "Talk to a person", "read": "Read"},
+           "no_article": "The assistant found no article that answers it.",
+           "solved_before": "Solved earlier in this conversation: {questions}",
+           "yes": "Yes, thanks", "no": "No, talk to a person", "person": "Talk to a person", "read": "Read",
+           "your_answer": "Your answer", "send": "Send", "flow_context": "What the assistant collected in “{title}”:",
+           "lookup": "Lookup {name}: {result}", "lookup_found": "found", "lookup_not_found": "not found",
+           "lookup_error": "we could not look that up ({detail})", "outcome": "Outcome: {outcome}"},
     "es": {"no_answer": "No he encontrado un artículo que responda a eso. ¿Quieres que te pase con una persona?",
            "ask": "¿Te ha resuelto la duda?", "glad": "¡Me alegro de haberte ayudado!",
            "handoff": "He pasado nuestra conversación al equipo; te responderán en tu caso {reference}.",
            "tried": "Antes de pasarte con el equipo, el asistente te sugirió:",
            "said_no": "Nos dijiste que no te lo resolvió.",
+           "no_article": "El asistente no encontró ningún artículo que lo responda.",
+           "solved_before": "Resuelto antes en esta conversación: {questions}",
            "yes": "Sí, gracias", "no": "No, quiero hablar con una persona", "person": "Hablar con una persona",
-           "read": "Leer"},
+           "read": "Leer", "your_answer": "Tu respuesta", "send": "Enviar",
+           "flow_context": "Lo que el asistente recogió en «{title}»:",
+           "lookup": "Consulta {name}: {result}", "lookup_found": "encontrado", "lookup_not_found": "no encontrado",
+           "lookup_error": "no hemos podido consultarlo ({detail})", "outcome": "Resultado: {outcome}"},
 }
 
 
@@ -103,15 +119,18 @@ def _say(session: Session, row: BotConversation, role: str, kind: str, text: str
 
 @dataclass(frozen=True)
 class Reply:
-    kind: str  # answer | no_answer
+    kind: str  # answer | no_answer | flow_prompt (a flow asks; reply with a message) | flow_handoff (offer a person)
     text: str
     article_key: str | None = None
     title: str | None = None
     confidence: float | None = None
+    flow: str | None = None  # the guided flow that said it
 
 
-def ask(session: Session, row: BotConversation, question: str, *, settings: Settings, now: datetime) -> Reply:
-    """Answer from the best article when confident; otherwise offer a person."""
+def ask(session: Session, row: BotConversation, question: str, *, settings: Settings, now: datetime,
+        guide: flows.Guide | None = None) -> Reply:
+    """Answer from the best article when confident (or run the guided flow it starts); otherwise offer a
+    person. While a flow waits for an answer, the message is that answer. Without ``guide``, no flows."""
     if row.status == State.HANDED_OFF.value:
         raise Conflict("this conversation was passed to a person; reply in the case", field="status")
     question = " ".join(question.split())
@@ -119,12 +138,32 @@ def ask(session: Session, row: BotConversation, question: str, *, settings: Sett
         raise Invalid("ask a question", field="text")
     if len(question) > MAX_QUESTION:
         raise Invalid(f"a question of at most {MAX_QUESTION} characters", field="text")
+    if row.flow_step is not None:
+        flow = guide.flows.get(row.flow_key) if guide is not None else None
+        if guide is not None and flow is not None and row.flow_state:
+            _say(session, row, "customer", "flow_reply", question, now)
+            progress = flows.Progress.from_json(row.flow_state)
+            said = flows.reply(flow, progress, question, lookup=guide.lookup, conversation_id=row.id)
+            return _flow_said(session, row, flow, progress, said, now)
+        row.flow_step = None  # the flow is no longer offered: the message is a new question
     _say(session, row, "customer", "question", question, now)
     market = directory.market_by_code(session, row.market)
     found = index.search(session, question, locale=row.locale, market=row.market,
                          market_default=market.default_language, k=1)
     best = found[0] if found else None
-    if best is None or best.hit.confidence < settings.kb_answer_threshold:
+    confident = best is not None and best.hit.confidence >= settings.kb_answer_threshold
+    if guide is not None:
+        # A flow starts from the confident article it replaces, else from one of its phrases.
+        started = guide.flows.for_article(best.hit.key, best.shown.article.intent) \
+            if best is not None and confident else None
+        if started is not None and best is not None:
+            row.article_key, row.topic = best.hit.key, best.shown.article.topic
+            return _begin_flow(session, row, started, guide, now)
+        started = guide.flows.by_phrase(question, row.locale)
+        if started is not None:
+            row.article_key = None
+            return _begin_flow(session, row, started, guide, now)
+    if best is None or not confident:
         row.status = State.OPEN.value
         text = words(row.locale)["no_answer"]
         _say(session, row, "bot", "no_answer", text, now, article_key=best.hit.key if best else None,
@@ -137,6 +176,32 @@ def ask(session: Session, row: BotConversation, question: str, *, settings: Sett
                  confidence=best.hit.confidence)
 
 
+def _begin_flow(session: Session, row: BotConversation, flow: flows.Flow, guide: flows.Guide,
+                now: datetime) -> Reply:
+    progress, said = flows.begin(flow, locale=row.locale, market=row.market, lookup=guide.lookup,
+                                 conversation_id=row.id)
+    return _flow_said(session, row, flow, progress, said, now)
+
+
+def _flow_said(session: Session, row: BotConversation, flow: flows.Flow, progress: flows.Progress,
+               said: flows.Said, now: datetime) -> Reply:
+    """Keep the flow's progress on the conversation and say what the flow said."""
+    row.flow_key, row.flow_step, row.flow_state = flow.key, progress.step, progress.as_json()
+    if said.kind == "prompt":
+        row.status = State.GUIDED.value
+        _say(session, row, "bot", "flow_prompt", said.text, now)
+        return Reply(kind="flow_prompt", text=said.text, flow=flow.key)
+    if said.kind == "answer":
+        # An answer like an article's: "did this solve it?" follows, and the funnel counts it.
+        row.status = State.ANSWERED.value
+        _say(session, row, "bot", "answer", said.text, now, article_key=row.article_key)
+        return Reply(kind="answer", text=said.text, article_key=row.article_key, title=flow.title_in(row.locale),
+                     flow=flow.key)
+    row.status = State.OPEN.value
+    _say(session, row, "bot", "flow_handoff", said.text, now)
+    return Reply(kind="flow_handoff", text=said.text, flow=flow.key)
+
+
 def helped(session: Session, row: BotConversation, *, now: datetime) -> BotConversation:
     if row.status != State.ANSWERED.value:
         raise Conflict("nothing was answered to say it helped", field="status")
@@ -145,31 +210,120 @@ def helped(session: Session, row: BotConversation, *, now: datetime) -> BotConve
     return row
 
 
+def record_click(session: Session, row: BotConversation, article_key: str, *, now: datetime) -> bool:
+    """The customer opened an article the bot offered in this conversation (the funnel's "clicks").
+    Once per article; an article the bot did not offer is not recorded. True when recorded."""
+    offered = session.scalar(select(BotTurn.id).where(BotTurn.conversation_id == row.id, BotTurn.kind == "answer",
+                                                      BotTurn.article_key == article_key).limit(1))
+    opened = session.scalar(select(BotTurn.id).where(BotTurn.conversation_id == row.id, BotTurn.kind == "click",
+                                                     BotTurn.article_key == article_key).limit(1))
+    if offered is None or opened is not None:
+        return False
+    _say(session, row, "customer", "click", "opened the article", now, article_key=article_key)
+    return True
+
+
 def hand_off(session: Session, row: BotConversation, *, actor: Actor, settings: Settings, now: datetime) -> Case:
-    """Open a case with the conversation: the customer's questions first, then what the bot tried."""
+    """Open a case with the conversation: the customer's open questions (those after the last one
+    they said was solved) first, then what the bot tried for them and what was settled before."""
     if row.status == State.HANDED_OFF.value:
         raise Conflict("this conversation was passed to a person already", field="status")
     if row.user_id is not None and row.user_id != actor.user_id:
         raise Forbidden("this conversation is someone else's")
     history = list(turns(session, row.id))
-    questions = [t.text for t in history if t.kind == "question"]
-    if not questions:
+    if not any(t.kind == "question" for t in history):
         raise Invalid("ask the bot something first", field="text")
-    if row.status == State.ANSWERED.value:
+    said_no = row.status == State.ANSWERED.value
+    if said_no:
         _say(session, row, "customer", "not_helped", "no", now, article_key=row.article_key)
+    settled = max((i for i, t in enumerate(history) if t.kind == "helped"), default=-1) + 1
+    open_part = history[settled:] if any(t.kind == "question" for t in history[settled:]) else history
+    questions = [t.text for t in open_part if t.kind == "question"]
+    solved_before = [t.text for t in history[:settled] if t.kind == "question"] if open_part is not history else []
+    progress = flows.Progress.from_json(row.flow_state) if row.flow_state else None
+    if progress is not None and progress.step is not None:  # a person was asked for before the flow ended
+        progress.step, progress.outcome = None, "asked_for_person"
+        row.flow_step, row.flow_state = None, progress.as_json()
     market = directory.market_by_code(session, row.market)
     party = cases.party_for_customer(session, actor, market, now=now)
     subject = questions[-1][:120]
     opened = cases.open_case(session, cases.NewCase(
         channel=CHANNELS[row.channel], market=market, party=party, subject=subject, body="\n\n".join(questions),
         language=row.locale.split("-")[0], tags=["from-bot"],
-        custom_fields={"bot_conversation_id": row.id}), actor=actor, settings=settings, now=now)
-    tried = [t for t in history if t.kind == "answer"]
-    lines = [words(row.locale)["tried"]]
-    lines += [f"- {t.text}" + (f" (/help/articles/{t.article_key})" if t.article_key else "") for t in tried]
+        custom_fields={"bot_conversation_id": row.id} | (_flow_fields(progress) if progress else {})),
+        actor=actor, settings=settings, now=now)
+    said = words(row.locale)
+    tried = [t for t in open_part if t.kind == "answer"]
+    lines: list[str] = []
     if tried:
-        lines.append(words(row.locale)["said_no"])
+        lines = [said["tried"]]
+        lines += [f"- {t.text}" + (f" (/help/articles/{t.article_key})" if t.article_key else "") for t in tried]
+        if said_no:
+            lines.append(said["said_no"])
+    elif any(t.kind == "no_answer" for t in open_part):
+        lines = [said["no_article"]]
+    if solved_before:
+        lines.append(said["solved_before"].format(questions=" · ".join(f"“{q}”" for q in solved_before)))
+    if progress is not None:
+        lines += ([""] if lines else []) + _flow_context(progress, row.locale)
+    if lines:
         cases.add_bot_message(session, opened.case, body="\n".join(lines), now=now)
     row.status, row.case_id, row.handed_off_at, row.party_id = State.HANDED_OFF.value, opened.case.id, now, party.id
     _say(session, row, "bot", "handoff", words(row.locale)["handoff"].format(reference=opened.case.reference), now)
     return opened.case
+
+
+def link_handoff(session: Session, row: BotConversation, case: Case, *, now: datetime) -> BotConversation:
+    """End the conversation as handed off to ``case``, a case the same customer opened themselves (the
+    contact form, another tab) rather than through :func:`hand_off`: the conversation then counts as
+    handed off to it, with the same turns, without opening a second case. The demo's history uses it to
+    give existing cases the conversation that preceded them."""
+    if row.status == State.HANDED_OFF.value:
+        raise Conflict("this conversation was passed to a person already", field="status")
+    party = session.get(Party, case.party_id)
+    if party is None or row.user_id is None or party.user_id != row.user_id:
+        raise Forbidden("only a case of the conversation's own signed-in customer takes it over")
+    if case.created_at < row.started_at:
+        raise Invalid("a case opened before the conversation did not follow it", field="case_id")
+    if session.scalar(select(BotTurn.id).where(BotTurn.conversation_id == row.id, BotTurn.kind == "question")
+                      .limit(1)) is None:
+        raise Invalid("ask the bot something first", field="text")
+    if row.status == State.ANSWERED.value:
+        _say(session, row, "customer", "not_helped", "no", now, article_key=row.article_key)
+    progress = flows.Progress.from_json(row.flow_state) if row.flow_state else None
+    if progress is not None and progress.step is not None:  # a person was asked for before the flow ended
+        progress.step, progress.outcome = None, "asked_for_person"
+        row.flow_step, row.flow_state = None, progress.as_json()
+    row.status, row.case_id, row.handed_off_at, row.party_id = State.HANDED_OFF.value, case.id, now, party.id
+    _say(session, row, "bot", "handoff", words(row.locale)["handoff"].format(reference=case.reference or f"#{case.id}"),
+         now)
+    return row
+
+
+def _flow_fields(progress: flows.Progress) -> dict[str, Any]:
+    """The flow's outcome, slots and scalar results as the case's custom fields (routing rules can read
+    them: ``custom_fields.bot_flow_outcome``)."""
+    fields: dict[str, Any] = {"bot_flow": progress.flow, "bot_flow_outcome": progress.outcome or "unfinished"}
+    if progress.lookups:
+        fields["bot_flow_lookup"] = progress.lookups[-1]["outcome"]
+    values = {**progress.variables, **progress.slots}
+    for name, value in values.items():
+        if isinstance(value, bool | int | float) or value is None:
+            fields[f"flow_{name}"] = value
+        elif isinstance(value, str):
+            fields[f"flow_{name}"] = value[:200]
+    return fields
+
+
+def _flow_context(progress: flows.Progress, locale: str) -> list[str]:
+    """What the flow collected and found, for the agent (in the conversation's language)."""
+    said = words(locale)
+    lines = [said["flow_context"].format(title=progress.title or progress.flow)]
+    lines += [f"- {name}: {value}" for name, value in progress.slots.items()]
+    lines += [f"- {name}: {value}" for name, value in progress.variables.items() if value not in (None, "", [])]
+    for call in progress.lookups:
+        result = {"found": said["lookup_found"], "not_found": said["lookup_not_found"]}.get(
+            call["outcome"]) or said["lookup_error"].format(detail=call.get("detail") or "error")
+        lines.append("- " + said["lookup"].format(name=call["lookup"], result=result))
+    lines.append("- " + said["outcome"].format(outcome=progress.outcome or "unfinished"))
+    return lines

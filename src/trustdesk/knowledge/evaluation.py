@@ -162,3 +162,36 @@ def heldout_texts(path: Path, *, seed: int = SEED, heldout: int = HELDOUT) -> fr
 
 def _rank(seed: int, key: str) -> bytes:
     return hashlib.blake2b(f"{seed}\x00{key}".encode(), digest_size=16).digest()
+
+
+@dataclass(frozen=True)
+class BitextPlan:
+    """How the Bitext utterances are used, each for one purpose only: the held-out ``test`` set,
+    ``calibration`` questions (fit the confidence, choose the threshold), ``study`` questions (compare
+    fusion weights) and the ``examples`` that become the articles' example questions. Each is a list
+    of (text, article key); utterances whose intent has no article are left out."""
+
+    test: list[Question]
+    calibration: list[Question]
+    study: list[Question]
+    examples: list[Question]
+
+
+def bitext_plan(path: Path, key_of_intent: dict[str, str], *, seed: int = SEED, calibration: int = 3000,
+                study: int = 3000, per_article: int = 30) -> BitextPlan:
+    """The held-out split (:func:`bitext_split`, fixed), then the rest shuffled with ``seed``: the first
+    ``calibration``, the next ``study``, and from what is left the first ``per_article`` of each article."""
+    import random
+
+    held, rest = bitext_split(path)
+    test = [(text, key_of_intent[intent]) for text, intent in held if intent in key_of_intent]
+    pool = [(text, key_of_intent[intent]) for text, intent in rest if intent in key_of_intent]
+    random.Random(seed).shuffle(pool)  # noqa: S311  (a fixed, reproducible sample, not a secret)
+    taken: dict[str, int] = {}
+    examples = []
+    for text, key in pool[calibration + study:]:
+        if taken.get(key, 0) < per_article:
+            taken[key] = taken.get(key, 0) + 1
+            examples.append((text, key))
+    return BitextPlan(test=test, calibration=pool[:calibration], study=pool[calibration:calibration + study],
+                      examples=examples)

@@ -1,6 +1,7 @@
 """The search index over the published knowledge base, built from the database and kept per process
-until an article is published or retired (its stamp: counts, the newest publication, the ids and
-the texts' lengths of what is published)."""
+until an article is published or retired, or its example questions or a locale's calibration
+change (its stamp: counts, the newest publication, the ids and the texts' lengths of what is
+published, and ``tuning.stamp``)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from sqlalchemy import Connection, func, select
 from sqlalchemy.orm import Session
 
 from trustdesk.core.errors import NotFound
-from trustdesk.knowledge import service
+from trustdesk.knowledge import service, tuning
 from trustdesk.knowledge.models import KbArticle, KbVersion
 from trustdesk.knowledge.search import Document, Hit, Index
 
@@ -25,7 +26,7 @@ def _stamp(session: Session) -> tuple[object, ...]:
                                  func.sum(func.length(KbVersion.body_md) + func.length(KbVersion.title)))
                           .select_from(KbVersion).join(KbArticle, KbArticle.id == KbVersion.article_id)
                           .where(KbVersion.status == service.VersionStatus.PUBLISHED.value)).one()
-    return tuple(row)
+    return (*row, *tuning.stamp(session))
 
 
 def documents(session: Session) -> list[Document]:
@@ -48,7 +49,12 @@ def current(session: Session) -> Index:
         cached = _cached.get(key)
         if cached is not None and cached[0] == stamp:
             return cached[1]
-    index = Index.build(documents(session))
+    documents_ = documents(session)
+    published = {(d.key, d.locale) for d in documents_}
+    index = Index.build(documents_, examples=[e for e in tuning.examples(session) if (e.key, e.locale) in published])
+    for locale, confidence in tuning.calibrations(session).items():
+        if locale in index.locales:
+            index.use_confidence(locale, confidence)
     with _lock:
         _cached[key] = (stamp, index)
     return index

@@ -110,7 +110,7 @@ class BotConversation(Base):
     locale: Mapped[str] = mapped_column(String(16))
     user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     party_id: Mapped[int | None] = mapped_column(ForeignKey("parties.id", ondelete="SET NULL"))
-    status: Mapped[str] = mapped_column(String(16))  # open | answered | helped | handed_off
+    status: Mapped[str] = mapped_column(String(16))  # open | guided | answered | helped | handed_off
     article_key: Mapped[str | None] = mapped_column(String(100))  # the last article offered
     topic: Mapped[str | None] = mapped_column(String(200))  # that article's topic
     case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id", ondelete="SET NULL"))
@@ -118,6 +118,11 @@ class BotConversation(Base):
     updated_at: Mapped[datetime]
     helped_at: Mapped[datetime | None]
     handed_off_at: Mapped[datetime | None]
+    # The guided flow running (or last run): its key, the ask step waiting for the customer (null when
+    # none is), and its progress (slots, variables, attempts, lookups: ``flows.Progress``).
+    flow_key: Mapped[str | None] = mapped_column(String(64))
+    flow_step: Mapped[str | None] = mapped_column(String(40))
+    flow_state: Mapped[dict[str, Any] | None]
 
 
 class BotTurn(Base):
@@ -129,8 +134,45 @@ class BotTurn(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     conversation_id: Mapped[int] = mapped_column(ForeignKey("bot_conversations.id", ondelete="CASCADE"))
     role: Mapped[str] = mapped_column(String(16))  # customer | bot
-    kind: Mapped[str] = mapped_column(String(16))  # question | answer | no_answer | helped | not_helped | handoff
+    # question | answer | no_answer | helped | not_helped | handoff; flows: flow_prompt (the bot asks for a
+    # slot), flow_reply (the customer's answer to it), flow_handoff (the flow passes them to a person)
+    kind: Mapped[str] = mapped_column(String(16))
     text: Mapped[str] = mapped_column(Text)
     article_key: Mapped[str | None] = mapped_column(String(100))
     confidence: Mapped[float | None]
     at: Mapped[datetime]
+
+
+class KbExample(Base):
+    """A question an article answers, in a customer's words (an "example question"): search matches
+    a new question against these as well as against the article, which is what lets it understand
+    "where's my stuff??" as "Track your order"."""
+
+    __tablename__ = "kb_examples"
+    __table_args__ = (UniqueConstraint("article_id", "locale", "text"),
+                      Index("ix_kb_examples_locale", "locale"))
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    article_id: Mapped[int] = mapped_column(ForeignKey("kb_articles.id", ondelete="CASCADE"))
+    locale: Mapped[str] = mapped_column(String(16))
+    text: Mapped[str] = mapped_column(String(500))
+    source: Mapped[str] = mapped_column(String(16))  # editor | import | case
+    created_by_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime]
+
+
+class KbCalibration(Base):
+    """How far to trust the search in one locale: the confidence function fitted on questions with
+    known answers (``knowledge.search.Confidence``), and what it gave on them."""
+
+    __tablename__ = "kb_calibrations"
+
+    locale: Mapped[str] = mapped_column(String(16), primary_key=True)
+    intercept: Mapped[float]
+    score_weight: Mapped[float]
+    margin_weight: Mapped[float]
+    questions: Mapped[int]  # how many questions it was fitted on
+    threshold: Mapped[float]  # the lowest confidence at which at most 5% of the answered were wrong
+    answer_rate: Mapped[float]  # on those questions, at that threshold
+    wrong_answer_rate: Mapped[float]
+    fitted_at: Mapped[datetime]

@@ -15,7 +15,7 @@ from trustdesk.core.identity import Actor, User
 from trustdesk.core.permissions import Perm
 from trustdesk.directory import service as directory
 from trustdesk.directory.models import Market
-from trustdesk.knowledge import bot, index, service
+from trustdesk.knowledge import bot, flows, index, service
 from trustdesk.knowledge.models import BotConversation
 from trustdesk.web.deps import ClockDep, SessionDep, SettingsDep, optional_actor, public, state
 from trustdesk.web.pages import FormDep, attempt, form_text, render_help, see_other, with_query
@@ -112,7 +112,8 @@ def _conversation(request: Request, session: Session) -> tuple[BotConversation, 
 
 def _assistant(request: Request, session: Session, conversation: BotConversation | None, *, chosen: Market | None,
                locale: str, error: str | None = None, status_code: int = 200) -> HTMLResponse:
-    history = list(bot.turns(session, conversation.id)) if conversation else []
+    # Opening an offered article is recorded as a turn for the funnel; the transcript does not show it.
+    history = [t for t in bot.turns(session, conversation.id) if t.kind != "click"] if conversation else []
     titles = {s.article.key: s.version.title for _c, items in service.catalogue(
         session, locale=locale, market=chosen.code if chosen else None,
         market_default=chosen.default_language if chosen else None) for s in items} if history else {}
@@ -146,14 +147,26 @@ def assistant_ask(request: Request, form: FormDep, session: SessionDep, clock: C
     if conversation is None:
         conversation, token = bot.start(session, market=chosen.code, locale=locale, channel="help_center",
                                         actor=actor, now=clock.now())
+    guide = flows.guide(settings, now=clock.now())
     _done, error = attempt(session, lambda: bot.ask(session, conversation, form_text(form, "text", max_chars=2000),
-                                                    settings=settings, now=clock.now()))
+                                                    settings=settings, now=clock.now(), guide=guide))
     response = _assistant(request, session, conversation, chosen=chosen, locale=locale,
                           error=error.detail if error else None, status_code=error.status if error else 200)
     response.set_cookie(BOT_COOKIE, state(request).signer.dumps({"id": conversation.id, "token": token}, salt="bot"),
                         httponly=True, samesite="lax", secure=settings.cookie_secure, max_age=BOT_COOKIE_AGE,
                         path="/help")
     return response
+
+
+@router.get("/help/articles/{key}/via-assistant", dependencies=[Depends(public)])
+def assistant_link(request: Request, key: ArticleKey, session: SessionDep, clock: ClockDep, market: Code = "",
+                   lang: Lang = "") -> Response:
+    """The assistant's link to an article it offered: records that it was opened (the deflection
+    funnel's clicks), then shows the article."""
+    found = _conversation(request, session)
+    if found is not None:
+        bot.record_click(session, found[0], key, now=clock.now())
+    return see_other(request, with_query(f"/help/articles/{key}", market=market.upper() or None, lang=lang or None))
 
 
 @router.post("/help/assistant/helped", dependencies=[Depends(public)])

@@ -446,6 +446,18 @@ class Index:
         defaults (``Params.confidence``)."""
         return self._confidence.get(locale, self.params.confidence)
 
+    def warm(self, queries: Sequence[str]) -> None:
+        """Encode ``queries`` in one batch ahead of searching them one by one (the embedder keeps
+        the vectors): for calibrating or evaluating on thousands of questions."""
+        if self.embedder is not None and queries:
+            self.embedder.encode(list(queries))
+
+    def use_confidence(self, locale: str, confidence: Confidence) -> None:
+        """Use ``confidence`` (a stored calibration) for the articles in ``locale``."""
+        if locale not in self._locales:
+            raise ValueError(f"no documents in {locale!r}")
+        self._confidence[locale] = confidence
+
     def calibrate(self, questions: Sequence[tuple[str, str]], *, locale: str) -> Confidence:
         """Fit the confidence of ``locale``'s articles on questions with known answers
         (``(text, article key)``) asked in that locale, and use it from now on; returns it.

@@ -13,8 +13,9 @@ from __future__ import annotations
 
 import os
 import threading
+from collections import OrderedDict
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -25,22 +26,41 @@ MODEL_NAME = "all-MiniLM-L6-v2"
 
 _lock = threading.Lock()
 _loaded: dict[str, Embedder | None] = {}
+CACHED_TEXTS = 20_000  # about 30 MB of vectors: the texts of a knowledge base and its example questions
 
 
 @dataclass(frozen=True)
 class Embedder:
-    """Encodes texts to L2-normalised float32 vectors (cosine similarity is a dot product)."""
+    """Encodes texts to L2-normalised float32 vectors (cosine similarity is a dot product).
+
+    The vectors of the last ``CACHED_TEXTS`` texts are kept: rebuilding a search index after one
+    article changed encodes only that article's texts again."""
 
     name: str
     dimensions: int
     _model: Any
+    _cache: OrderedDict[str, npt.NDArray[np.float32]] = field(default_factory=OrderedDict, compare=False)
+    _cache_lock: threading.Lock = field(default_factory=threading.Lock, compare=False)
 
     def encode(self, texts: Sequence[str], *, batch_size: int = 64) -> npt.NDArray[np.float32]:
         if not texts:
             return np.zeros((0, self.dimensions), dtype=np.float32)
-        vectors = self._model.encode(list(texts), batch_size=batch_size, normalize_embeddings=True,
-                                     convert_to_numpy=True, show_progress_bar=False)
-        return np.asarray(vectors, dtype=np.float32)
+        with self._cache_lock:
+            known = {t: self._cache[t] for t in texts if t in self._cache}
+            for text in known:
+                self._cache.move_to_end(text)
+        missing = list(dict.fromkeys(t for t in texts if t not in known))
+        if missing:
+            vectors = np.asarray(self._model.encode(missing, batch_size=batch_size, normalize_embeddings=True,
+                                                    convert_to_numpy=True, show_progress_bar=False),
+                                 dtype=np.float32)
+            fresh = dict(zip(missing, vectors, strict=True))
+            known.update(fresh)
+            with self._cache_lock:
+                self._cache.update(fresh)
+                while len(self._cache) > CACHED_TEXTS:
+                    self._cache.popitem(last=False)
+        return np.stack([known[t] for t in texts])
 
 
 def available() -> bool:

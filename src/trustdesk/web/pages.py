@@ -74,6 +74,10 @@ NOTICES: dict[str, str] = {
     "crisis_declared": "Crisis declared: the oncall has been paged.",
     "crisis_updated": "Update posted.",
     "case_linked": "Case linked to the crisis.",
+    "kb_draft_saved": "Draft saved. Send it to review when it is ready.",
+    "kb_submitted": "Sent to review: someone else with the publish permission reviews it.",
+    "kb_published": "Published: the help center and its search show it now.",
+    "kb_rejected": "Sent back to the author with your comment.",
 }
 REFERENCE = re.compile(r"^ID-\d{4}-\d{6,10}$")
 
@@ -246,6 +250,8 @@ def console_nav(session: Session, actor: Actor) -> dict[str, Any]:
                   for c in counts]
     more: list[NavItem] = [NavItem("Notifications", "/console/notifications", "notifications",
                                    notifications.unread_count(session, actor.user_id), "unread")]
+    if actor.can(Perm.CASE_REPLY):
+        more.append(NavItem("Response templates", "/console/templates", "templates"))
     if catalogue.may_read(actor):
         more.append(NavItem("Service catalogue", "/console/catalogue", "catalogue"))
     if actor.can(Perm.ROUTING_READ) and actor.vendor_id is None:  # in-house, like the catalogue it explains
@@ -254,6 +260,10 @@ def console_nav(session: Session, actor: Actor) -> dict[str, Any]:
         more.append(NavItem("Service levels", "/console/sla/policies", "sla"))
     if actor.can(Perm.ONCALL_READ):
         more.append(NavItem("Oncall", "/console/oncall", "oncall"))
+    if actor.can(Perm.KB_EDIT):
+        more.append(NavItem("Knowledge base", "/console/kb", "kb"))
+    if actor.can(Perm.TEMPLATES_EDIT):
+        more.append(NavItem("Suggested replies", "/console/assist/acceptance", "assist"))
     if actor.can(Perm.DIRECTORY_ADMIN):
         more.append(NavItem("Administration", "/console/admin", "admin"))
     if actor.can(Perm.INTERNAL_REQUEST):

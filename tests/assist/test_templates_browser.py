@@ -1,0 +1,55 @@
+"""In a real browser, by keyboard only: open "Insert template" on a case, find a template, insert it (the text
+lands in the reply box in the case's language, focused), send it; the template's actions apply."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pytest
+
+from tests.browser.conftest import ARTIFACTS, LiveServer, browser, live_server  # noqa: F401  (fixtures)
+from tests.browser.test_case_journey import sign_in
+from tests.factories.cases import make_case, make_party
+from trustdesk.assist import macros
+from trustdesk.core.clock import SystemClock
+from trustdesk.core.db import transaction
+
+pytestmark = pytest.mark.browser
+
+
+def test_an_agent_inserts_a_template_by_keyboard_and_sends_it(live_server: LiveServer, browser: Any) -> None:  # noqa: F811
+    world = live_server.world
+    now = SystemClock().now()
+    with transaction(live_server.factory) as session:
+        macros.create_template(session, None, macros.TemplateDraft(
+            key="refund-issued", name="Refund issued", default_locale="en", bodies={
+                "en": "Hi {{ customer_first_name }}, order {{ order_id }} is refunded.",
+                "es": "Hola {{ customer_first_name }}, el pedido {{ order_id }} está reembolsado."},
+            actions=macros.Actions(status="solved", add_tags=["refund"])), now=now)
+        party = make_party(session, world.es, now=now, external_id="lucia")
+        case = make_case(session, market=world.es, party=party, queue=world.queue_b, now=now, language="es",
+                         custom_fields={"order_id": "BR-204518837"})
+        case_id = case.id
+    ARTIFACTS.mkdir(exist_ok=True)
+    page = browser.new_context(viewport={"width": 1280, "height": 1000}).new_page()
+    sign_in(page, live_server, world.users["agent_t1_b"].email)
+    page.goto(f"{live_server.url}/console/cases/{case_id}")
+    page.wait_for_function("() => !!window.htmx")  # the picker loads its list through htmx
+
+    page.get_by_text("Insert template").focus()
+    page.keyboard.press("Enter")
+    page.get_by_role("button", name=re.compile("Refund issued")).wait_for()
+    page.keyboard.press("Tab")
+    page.keyboard.type("refund")
+    page.keyboard.press("Tab")
+    page.keyboard.press("Enter")
+    page.wait_for_function("document.activeElement && document.activeElement.id === 'reply-body'")
+
+    assert page.input_value("#reply-body") == "Hola Pat, el pedido BR-204518837 está reembolsado."
+    assert page.get_by_text(re.compile("On send: status → Solved; add tag refund")).is_visible()
+    page.screenshot(path=str(ARTIFACTS / "replies-template-inserted.png"), full_page=True)
+    page.get_by_role("button", name="Send reply").click()
+    page.get_by_text("Your reply was sent.").wait_for()
+    assert page.locator(".case-head .badge").first.inner_text() == "Solved"
+    assert page.get_by_text(re.compile(r"Replied with template refund-issued \(es\)")).is_visible()
