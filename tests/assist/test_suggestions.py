@@ -21,7 +21,7 @@ from tests.factories.assist import resolved_case
 from tests.factories.cases import make_case, make_party
 from tests.factories.world import World
 from trustdesk.assist.models import SuggestionSet
-from trustdesk.assist.suggestions import Context, impersonal
+from trustdesk.assist.suggestions import Context, impersonal, name_map
 from trustdesk.cases.models import Case
 from trustdesk.core.clock import FrozenClock
 from trustdesk.core.settings import Settings
@@ -55,13 +55,17 @@ def test_a_reply_written_for_another_case_is_made_this_cases() -> None:
     context = Context(language="en", customer_name="Jordan Reyes", agent_name="Kim Tan",
                       fields={"order_id": "BR-111222333"})
     text, missing = impersonal(
-        "Hi Maria, order BR-123456789 (and BR-000111222) ships today. Call +34 600 123 456 or maria@mail.test. "
-        "Ref 4471-X. Best, Alex Park",
-        names={"Maria Lopez": "Jordan Reyes", "Maria": "Jordan", "Alex Park": "Kim Tan"},
+        "Hi Maria, order BR-123456789 (and br-000111222) ships today, Mrs. Lopez. Call +34 600 123 456 or "
+        "maria@mail.test. Ref 4471-X, tracking 1Z999AA10123456784, card ending 4242. Best, Alex Park",
+        names=name_map("Maria Lopez", "Jordan Reyes") | name_map("Alex Park", "Kim Tan"),
         values={"BR-123456789": "order_id", "4471-X": "ticket"}, context=context)
-    assert text == ("Hi Jordan, order BR-111222333 (and BR-111222333) ships today. Call [[phone]] or [[email]]. "
-                    "Ref [[ticket]]. Best, Kim Tan")
-    assert missing == ("ticket", "email", "phone")
+    assert text == ("Hi Jordan, order BR-111222333 (and BR-111222333) ships today, Mrs. Reyes. Call [[phone]] or "
+                    "[[email]]. Ref [[ticket]], tracking [[number]], card ending [[number]]. Best, Kim Tan")
+    assert missing == ("ticket", "email", "phone", "number")
+    # A name is put in as it is, whatever characters it holds.
+    odd = Context(language="en", customer_name=r"Jo\d \1", agent_name="Kim Tan", fields={})
+    assert impersonal("Hi Maria,", names=name_map("Maria Lopez", odd.customer_name), values={},
+                      context=odd)[0] == r"Hi Jo\d,"
     # Without an order id of its own the case gets a placeholder, never the other customer's number.
     bare = Context(language="en", customer_name="Jordan Reyes", agent_name="Kim Tan", fields={})
     assert impersonal("Order BR-123456789 ships.", names={}, values={"BR-123456789": "order_id"},
@@ -123,6 +127,8 @@ def test_reloading_shows_the_same_set_until_the_case_changes_and_using_one_is_co
                                headers=world.auth("agent_t1"), json={"rank": 7}), 422, "rank")
     assert_problem(client.post(f"/api/v1/cases/{case.id}/suggestions/{first['set_id'] + 999}/use",
                                headers=world.auth("agent_t1"), json={"rank": 1}), 404, "set_id")
+    assert_problem(client.post(f"/api/v1/cases/{case.id}/suggestions/{first['set_id']}/use",
+                               headers=world.auth("lead"), json={"rank": 1}), 404, "set_id")  # not shown to them
     sent = client.post(f"/api/v1/cases/{case.id}/messages", headers=world.auth("agent_t1"),
                        json={"body": used.json()["text"], "visibility": "public"})
     assert sent.status_code == 201
@@ -250,3 +256,18 @@ def test_a_fitting_template_of_the_team_is_suggested_and_rides_in_the_reply_form
                          data={"rank": str(template["rank"]), "csrf_token": token.split('"')[0]})
     assert filled.status_code == 200
     assert 'name="template_id"' in filled.text and "Parcel late" in filled.text  # its use counts on send
+
+
+def test_a_vendor_agent_is_never_shown_replies_from_cases_outside_their_vendor(
+        client: TestClient, world: World, db: Session, clock: FrozenClock) -> None:
+    secret = "Hi {first}, in-house note: order {order} goes to 12 Baker Street, gate code 7731. {agent}"
+    resolved_case(db, world, clock.now(), name="Maria Lopez", order="BR-123456789", score=5, reply=secret,
+                  question="My parcel has not arrived after two weeks, where is my order?", queue=world.queue_t2)
+    db.commit()
+    clock.advance(timedelta(hours=1))
+    case = _new_case(db, world, clock)
+    vendor = client.get(f"/api/v1/cases/{case.id}/suggestions", headers=world.auth("agent_t1")).json()
+    assert not [s for s in vendor["suggestions"] if s["source"] == "case"]  # t2 is in-house, not vendor A's
+    in_house = client.get(f"/api/v1/cases/{case.id}/suggestions", headers=world.auth("lead")).json()
+    [reply] = [s for s in in_house["suggestions"] if s["source"] == "case"]
+    assert "Baker Street" in reply["text"] and "7731" not in reply["text"]  # digits of another case: masked

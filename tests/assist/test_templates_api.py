@@ -15,9 +15,11 @@ from tests.cases.test_listing import StatementCounter
 from tests.factories.api import all_row_counts, assert_problem, events_of, fresh_case, row_counts
 from tests.factories.world import World
 from trustdesk.assist import macros
-from trustdesk.assist.models import ResponseTemplate, ResponseTemplateUse
-from trustdesk.assist.rendering import VARIABLES
+from trustdesk.assist.models import ResponseTemplate, ResponseTemplateBody, ResponseTemplateUse
+from trustdesk.assist.rendering import VARIABLES, RenderFailed
 from trustdesk.core.clock import FrozenClock
+from trustdesk.core.identity import actor_for
+from trustdesk.core.settings import Settings
 
 
 def test_an_unknown_variable_or_a_syntax_error_is_refused_at_save_time(client: TestClient, world: World,
@@ -238,3 +240,76 @@ def test_listing_costs_the_same_number_of_queries_for_3_or_30_templates(
         counter.close()
     assert len(client.get("/api/v1/templates", headers=world.auth("lead")).json()) == 30
     assert many == few, (few, many)
+
+
+def _store_unchecked(db: Session, template_id: int, locale: str, body: str) -> None:
+    """A text as one saved before today's save-time checks (straight into the table)."""
+    row = db.scalars(select(ResponseTemplateBody).where(ResponseTemplateBody.template_id == template_id,
+                                                        ResponseTemplateBody.locale == locale)).one()
+    row.body = body
+    db.commit()
+
+
+def test_a_text_that_fails_inside_jinja_or_hides_a_branch_is_refused_naming_the_field(
+        client: TestClient, world: World, db: Session) -> None:
+    before = all_row_counts(db)
+    crash = client.post("/api/v1/templates", headers=world.auth("lead"), json=REFUND | {
+        "bodies": {"en": "Hi {{ customer_name|truncate(1) }}"}})
+    assert assert_problem(crash, 422, "bodies.en")["detail"] == (
+        "the text cannot be rendered: expected length >= 3, got 1")
+    guarded = client.post("/api/v1/templates", headers=world.auth("lead"), json=REFUND | {"bodies": {
+        "en": "Hi", "es": '{% if customer_name != "Alex Morgan" and customer_name is string %}'
+                          '{{ customer_name|replace("", customer_name)|replace("", customer_name) }}{% endif %}'}})
+    assert "{% if %}" in assert_problem(guarded, 422, "bodies.es")["detail"]
+    created = create_template(client, world)
+    translation = client.put(f"/api/v1/templates/{created['id']}/translations/id",
+                             headers=world.auth("lead") | {"If-Match": '"1"'},
+                             json={"body": "{% if order_id and not sla_due %}{{ order_id|truncate(0) }}{% endif %}"})
+    assert "expected length >= 3, got 0" in assert_problem(translation, 422, "body")["detail"]
+    after = all_row_counts(db)
+    assert {t: n - before[t] for t, n in after.items() if n != before[t]} == {
+        "response_templates": 1, "response_template_bodies": 2}
+
+
+def test_a_stored_text_that_fails_is_a_409_naming_the_template_never_a_500(
+        client: TestClient, world: World, db: Session, settings: Settings) -> None:
+    good = create_template(client, world)
+    broken = create_template(client, world, key="broken", name="Broken")
+    _store_unchecked(db, broken["id"], "en", '{% if customer_name != "Nobody" %}'
+                                             '{{ customer_name|replace("a", "b", "x") }}{% endif %}')
+    case = open_case(client, world, world.queue_a)
+    agent = world.auth("agent_t1")
+
+    refused = client.get(f"/api/v1/templates/{broken['id']}/render?case_id={case['id']}", headers=agent)
+
+    problem = assert_problem(refused, 409, "template_id")
+    assert problem["template_key"] == "broken" and problem["template_id"] == broken["id"]
+    assert problem["detail"].startswith("template broken cannot be used on this case: its en text cannot be "
+                                        "rendered: No filter named 'replace'")
+    assert client.get(f"/api/v1/templates/{good['id']}/render?case_id={case['id']}",
+                      headers=agent).status_code == 200
+    offered = client.get(f"/api/v1/templates?case_id={case['id']}", headers=agent)
+    assert sorted(t["key"] for t in offered.json()) == ["broken", "refund-issued"]
+
+    # Many at once: the broken one is its RenderFailed, for the caller to leave out; the others render.
+    row = fresh_case(db, case["id"])
+    templates = [db.get(ResponseTemplate, i) for i in (good["id"], broken["id"])]
+    shown = macros.render_many_for_case(db, [t for t in templates if t is not None], row,
+                                        actor=actor_for(world.users["agent_t1"]), settings=settings)
+    assert isinstance(shown[broken["id"]], RenderFailed) and isinstance(shown[good["id"]], macros.Rendered)
+    assert shown[broken["id"]].status == 409
+
+
+def test_a_value_shortened_by_a_filter_is_still_reported_missing(client: TestClient, world: World) -> None:
+    template = create_template(client, world, key="short", bodies={"en": "Order {{ order_id|truncate(5) }} and "
+                                                                         "{{ order_id|upper }} is refunded."})
+    case = open_case(client, world, world.queue_a)
+    agent = world.auth("agent_t1")
+
+    shown = client.get(f"/api/v1/templates/{template['id']}/render?case_id={case['id']}", headers=agent).json()
+
+    assert shown["text"] == "Order [[order_id]] and [[order_id]] is refunded."
+    assert shown["missing"] == ["order_id"]
+    sent = client.post(f"/api/v1/templates/{template['id']}/use", headers=agent,
+                       json={"case_id": case["id"], "reply": shown["text"]})
+    assert assert_problem(sent, 422, "reply")["variables"] == ["order_id"]

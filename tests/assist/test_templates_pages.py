@@ -7,13 +7,15 @@ from __future__ import annotations
 import re
 
 from fastapi.testclient import TestClient
-from sqlalchemy import func, select
+from sqlalchemy import Connection, func, select
 from sqlalchemy.orm import Session
 
 from tests.assist.template_helpers import USE_TABLES, create_template, open_case
+from tests.cases.test_listing import StatementCounter
 from tests.factories.api import events_of, fresh_case, row_counts
 from tests.factories.world import World
 from tests.web.test_pages_auth import sign_in
+from trustdesk.assist import macros
 from trustdesk.assist.models import ResponseTemplate, ResponseTemplateBody, ResponseTemplateUse
 from trustdesk.core.clock import FrozenClock
 from trustdesk.demo.templates import TEMPLATES, ensure_templates
@@ -61,7 +63,10 @@ def test_the_list_shows_an_empty_state_then_templates_by_team_and_language(clien
 def test_the_form_refuses_an_unknown_variable_or_a_syntax_error_next_to_the_field(
         client: TestClient, world: World, db: Session) -> None:
     token = sign_in(client, "lead")
-    assert client.get("/console/templates/new").status_code == 200
+    blank = client.get("/console/templates/new")
+    assert blank.status_code == 200
+    assert "Filters: default(&#34;your order&#34;), upper, lower, title, capitalize, trim, truncate(40)." in blank.text
+    assert "{% if not order_id %}" in blank.text and "no comparisons" in blank.text
 
     unknown = client.post("/console/templates/new", data=FORM | {"body_1": "Hola {{ nombre }}", "csrf_token": token})
     assert unknown.status_code == 422
@@ -183,3 +188,72 @@ def test_the_demo_templates_are_created_once(db: Session, world: World, clock: F
     locales = db.execute(select(ResponseTemplateBody.locale, func.count()).group_by(ResponseTemplateBody.locale))
     assert dict(locales.all()) == {"en": len(TEMPLATES), "es": len(TEMPLATES)}
     assert _count(db, ResponseTemplate) == len(TEMPLATES)
+
+
+def test_a_text_failing_inside_jinja_is_shown_next_to_its_field_never_a_500(client: TestClient, world: World,
+                                                                          db: Session) -> None:
+    token = sign_in(client, "lead")
+    body = "{% if customer_name and not order_id %}Hi {{ customer_name|truncate(1) }}{% endif %}"
+
+    live = client.post("/console/templates/check", data=FORM | {"body_1": body},
+                       headers={"HX-Request": "true", "X-CSRF-Token": token})
+    saved = client.post("/console/templates/new", data=FORM | {"body_1": body, "csrf_token": token})
+
+    assert live.status_code == 200 and 'href="#f-body_1"' in live.text
+    assert "expected length &gt;= 3, got 1" in live.text
+    assert saved.status_code == 422 and 'id="f-body_1-error">The text cannot be rendered' in saved.text
+    assert _count(db, ResponseTemplate) == 0
+
+
+def test_a_stored_text_that_fails_leaves_the_case_page_working(client: TestClient, world: World,
+                                                               db: Session) -> None:
+    good = create_template(client, world)
+    broken = create_template(client, world, key="broken", name="Broken one")
+    row = db.scalars(select(ResponseTemplateBody).where(ResponseTemplateBody.template_id == broken["id"],
+                                                        ResponseTemplateBody.locale == "en")).one()
+    row.body = "Hi {{ customer_name|truncate(1) }}"  # saved before the save-time checks caught it
+    db.commit()
+    case = open_case(client, world, world.queue_a)
+    token = sign_in(client, "agent_t1")
+
+    page = client.get(f"/console/cases/{case['id']}/templates")
+    assert page.status_code == 200
+    assert "Hi Casey, the refund for order [[order_id]] is on its way." in page.text
+    assert ("template broken cannot be used on this case: its en text cannot be rendered: expected length &gt;= 3, "
+            "got 1; a lead can correct it in the templates") in page.text
+    insert = client.post(f"/console/cases/{case['id']}/templates/{broken['id']}/insert", data={"body": "Hello."},
+                         headers={"HX-Request": "true", "X-CSRF-Token": token})
+    assert insert.status_code == 409 and insert.headers["HX-Retarget"] == "#alerts"
+    assert "template broken cannot be used on this case" in insert.text and "<html" not in insert.text
+    fine = client.post(f"/console/cases/{case['id']}/templates/{good['id']}/insert", data={"body": ""},
+                       headers={"HX-Request": "true", "X-CSRF-Token": token})
+    assert fine.status_code == 200 and "the refund for order [[order_id]]" in fine.text
+
+
+def test_the_case_templates_page_costs_the_same_queries_for_3_or_30_templates(
+        client: TestClient, world: World, db: Session, clock: FrozenClock, connection: Connection) -> None:
+    case = open_case(client, world, world.queue_a, custom_fields={"order_id": "BR-1"}, topic="orders.refund_status")
+    sign_in(client, "agent_t1")
+
+    def add(start: int, count: int) -> None:
+        for n in range(start, start + count):
+            macros.create_template(db, None, macros.TemplateDraft(
+                key=f"t-{n}", name=f"Template {n}", default_locale="en", team_id=(world.t1_a.id, None)[n % 2],
+                bodies={"en": "Hi {{ customer_name }}, {{ order_id }}: {{ topic }} by {{ sla_due|default('soon') }}",
+                        "es": "Hola {{ customer_name }}"}), now=clock.now())
+        db.commit()
+
+    def page() -> None:
+        shown = client.get(f"/console/cases/{case['id']}/templates")
+        assert shown.status_code == 200 and "Hi Casey Customer, BR-1: refund status by soon" in shown.text
+
+    counter = StatementCounter(connection)
+    try:
+        add(0, 3)
+        counter.during(page)  # warm up
+        few = counter.during(page)
+        add(3, 27)
+        many = counter.during(page)
+    finally:
+        counter.close()
+    assert many == few, (few, many)

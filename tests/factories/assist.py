@@ -13,7 +13,7 @@ from trustdesk.cases.models import Case, PartyKind, Status
 from trustdesk.cases.schemas import PartyIn
 from trustdesk.core.events import SYSTEM
 from trustdesk.core.identity import actor_for
-from trustdesk.directory.models import Market
+from trustdesk.directory.models import Market, Queue
 from trustdesk.feedback.service import rate_case
 
 SOLVING_REPLY = ("Hi {first},\n\nI checked order {order}: the parcel is at the carrier's local depot and arrives "
@@ -22,14 +22,15 @@ SOLVING_REPLY = ("Hi {first},\n\nI checked order {order}: the parcel is at the c
 
 def resolved_case(db: Session, world: World, now: datetime, *, name: str, order: str, question: str, score: int,
                   subject: str = "Where is my order?", language: str = "en", market: Market | None = None,
-                  reply: str = SOLVING_REPLY) -> Case:
-    """A case asked by ``name`` in the US buyers' queue, solved by the T2 agent with ``reply``
+                  reply: str = SOLVING_REPLY, queue: Queue | None = None) -> Case:
+    """A case asked by ``name`` in ``queue`` (the US buyers' by default), solved by the T2 agent with ``reply``
     (``{first}``, ``{order}``, ``{email}``, ``{agent}`` filled in), rated ``score``."""
     market = market or world.us
     party = cases.upsert_party(db, market, PartyIn(kind=PartyKind.BUYER, external_id=f"ext-{name}",
                                                    display_name=name, email=f"{name.split()[0].lower()}@mail.test"),
                                now=now)
-    case = make_case(db, market=market, party=party, now=now, queue=world.queue_a, subject=subject, body=question,
+    case = make_case(db, market=market, party=party, now=now, queue=queue or world.queue_a, subject=subject,
+                     body=question,
                      language=language, custom_fields={"order_id": order})
     agent = actor_for(world.users["agent_t2"], agent_id=world.agents["agent_t2"].id)
     body = reply.format(first=name.split()[0], order=order, email="agent.desk@bramble.test",

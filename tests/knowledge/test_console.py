@@ -5,18 +5,26 @@ with a comment, categories, attachments, readers' feedback, and who may do what.
 from __future__ import annotations
 
 import re
+import threading
+import time
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, select, text
 from sqlalchemy.orm import Session
 
 from tests.cases.test_listing import StatementCounter
+from tests.conftest import PG_URL, START, _worker, fresh_postgres_engine
 from tests.factories.identity import make_user
 from tests.factories.world import World
 from tests.web.test_pages_auth import sign_in
 from trustdesk.core.clock import FrozenClock
+from trustdesk.core.db import make_session_factory, transaction
+from trustdesk.core.errors import PreconditionFailed
+from trustdesk.core.identity import actor_for
+from trustdesk.core.migrate import upgrade
 from trustdesk.core.permissions import Role
 from trustdesk.knowledge import service
 from trustdesk.knowledge.models import KbArticle, KbAttachment, KbVersion
@@ -363,3 +371,61 @@ def test_who_may_write_review_and_read_the_kb_console(client: TestClient, world:
     assert _version(db, "parcel-lockers", "en", 1).status == "review"
     client.cookies.clear()
     assert client.get("/console/kb", follow_redirects=False).headers["location"].startswith("/login")
+
+
+@pytest.mark.skipif(not PG_URL, reason="two writers really overlap on PostgreSQL only (SQLite's BEGIN IMMEDIATE "
+                                       "makes the second wait before it reads)")
+def test_two_saves_of_one_article_at_once_keep_one_and_refuse_the_other_with_412() -> None:
+    engine = fresh_postgres_engine(f"kbrace_{_worker()}")
+    try:
+        upgrade(engine)
+        factory = make_session_factory(engine)
+        with transaction(factory) as session:
+            author = actor_for(make_user(session, Role.LEAD, now=START, email="writer@example.test"))
+            category = service.ensure_category(session, key="orders", names={"en": "Orders"}, position=1, now=START)
+            service.create_article(session, key="lockers", category=category, markets=["US"], now=START)
+        second: dict[str, Any] = {}
+
+        def save_too() -> None:  # the other editor, who opened the editor at the same moment (based on 0)
+            session = factory()
+            try:
+                second["pid"] = session.scalar(text("SELECT pg_backend_pid()"))
+                article = service.article_by_key(session, "lockers")
+                service.write_draft(session, article, locale="en", title="Theirs", body="Their text",
+                                    author=author, based_on=0, now=START)
+                session.commit()
+            except Exception as error:  # checked below, in the test's thread
+                second["error"] = error
+            finally:
+                session.rollback()
+                session.close()
+
+        first = factory()
+        try:
+            service.write_draft(first, service.article_by_key(first, "lockers"), locale="en", title="Mine",
+                                body="My text", author=author, based_on=0, now=START)
+            thread = threading.Thread(target=save_too)
+            thread.start()
+            with engine.connect() as watcher:  # until the second save waits on the first (a lock, not a clock)
+                waiting = False
+                for _ in range(6000):
+                    waiting = "pid" in second and watcher.scalar(text(
+                        "SELECT wait_event_type = 'Lock' FROM pg_stat_activity WHERE pid = :pid"),
+                        {"pid": second["pid"]}) is True
+                    if waiting or not thread.is_alive():
+                        break
+                    time.sleep(0.01)
+            assert waiting, second
+            first.commit()
+        finally:
+            first.close()
+        thread.join(timeout=60)
+        assert not thread.is_alive()
+        error = second.get("error")
+        assert isinstance(error, PreconditionFailed), repr(error)
+        assert error.field == "based_on" and error.detail.startswith("en v1 was saved since you opened the editor")
+        with transaction(factory) as session:
+            saved = session.execute(select(KbVersion.version, KbVersion.title)).all()
+        assert [tuple(row) for row in saved] == [(1, "Mine")]
+    finally:
+        engine.dispose()

@@ -176,6 +176,8 @@ class FakeOrders:
         return flows.LookupResult(outcome="found", data=found) if found else flows.LookupResult(outcome="not_found")
 
 
+# Who asks: a signed-in buyer with a party in the market.
+BUYER = flows.Customer(user_id=1, party_external_id="user-1", party_kind="buyer")
 SHIPPED = {"status": "shipped", "carrier": "Correos Express", "estimated_delivery": "2026-03-05",
            "tracking_url": "https://track.example/ZX1"}
 
@@ -183,9 +185,9 @@ SHIPPED = {"status": "shipped", "carrier": "Correos Express", "estimated_deliver
 def test_the_machine_asks_looks_up_and_answers() -> None:
     flow = _parse(_demo())
     orders = FakeOrders({"BR-123456789": SHIPPED})
-    progress, said = flows.begin(flow, locale="en-GB", market="US", lookup=orders)
+    progress, said = flows.begin(flow, locale="en-GB", market="US", lookup=orders, customer=BUYER)
     assert said.kind == "prompt" and "order number" in said.text and progress.step == "ask_order"
-    said = flows.reply(flow, progress, "  br-123456789 ", lookup=orders)
+    said = flows.reply(flow, progress, "  br-123456789 ", lookup=orders, customer=BUYER)
     assert said.kind == "answer" and progress.outcome == "answered" and not progress.active
     assert said.text == ("Order BR-123456789 is on its way with Correos Express. The estimated delivery date is "
                          "2026-03-05. You can follow it at https://track.example/ZX1")
@@ -198,33 +200,33 @@ def test_the_machine_asks_looks_up_and_answers() -> None:
 def test_branches_on_the_lookups_fields_and_skips_optional_ones() -> None:
     flow = _parse(_demo())
     orders = FakeOrders({"BR000000001": {"status": "delivered"}, "BR-000000002": {"status": "lost_in_space"}})
-    progress, _ = flows.begin(flow, locale="es", market="ES", lookup=orders)
-    said = flows.reply(flow, progress, "BR000000001", lookup=orders)
+    progress, _ = flows.begin(flow, locale="es", market="ES", lookup=orders, customer=BUYER)
+    said = flows.reply(flow, progress, "BR000000001", lookup=orders, customer=BUYER)
     assert said.text.startswith("El pedido BR000000001 se entregó.")  # no carrier: the clause is left out
-    progress, _ = flows.begin(flow, locale="en", market="US", lookup=orders)
-    said = flows.reply(flow, progress, "BR-000000002", lookup=orders)
+    progress, _ = flows.begin(flow, locale="en", market="US", lookup=orders, customer=BUYER)
+    said = flows.reply(flow, progress, "BR-000000002", lookup=orders, customer=BUYER)
     assert said.kind == "handoff" and said.reason == "unusual_order_status" == progress.outcome
 
 
 def test_a_wrong_answer_is_asked_again_then_handed_off() -> None:
     flow = _parse(_demo())
     orders = FakeOrders()
-    progress, _ = flows.begin(flow, locale="en", market="US", lookup=orders)
+    progress, _ = flows.begin(flow, locale="en", market="US", lookup=orders, customer=BUYER)
     for _ in range(2):
-        said = flows.reply(flow, progress, "my order from Tuesday", lookup=orders)
+        said = flows.reply(flow, progress, "my order from Tuesday", lookup=orders, customer=BUYER)
         assert said.kind == "prompt" and said.text.startswith("That doesn't look like an order number")
-    said = flows.reply(flow, progress, "12345", lookup=orders)
+    said = flows.reply(flow, progress, "12345", lookup=orders, customer=BUYER)
     assert said.kind == "handoff" and said.reason == "invalid_order_number" and not orders.asked
 
 
 def test_not_found_asks_again_once_then_hands_off() -> None:
     flow = _parse(_demo())
     orders = FakeOrders()
-    progress, _ = flows.begin(flow, locale="en", market="US", lookup=orders)
-    said = flows.reply(flow, progress, "BR-111111111", lookup=orders)
+    progress, _ = flows.begin(flow, locale="en", market="US", lookup=orders, customer=BUYER)
+    said = flows.reply(flow, progress, "BR-111111111", lookup=orders, customer=BUYER)
     assert said.kind == "prompt" and said.text.startswith("I couldn't find order BR-111111111")
     assert progress.step == "ask_again"
-    said = flows.reply(flow, progress, "BR-222222222", lookup=orders)
+    said = flows.reply(flow, progress, "BR-222222222", lookup=orders, customer=BUYER)
     assert said.kind == "handoff" and said.reason == "order_not_found"
     assert said.text == "I still can't find order BR-222222222. I'll pass you to a person who can look into it."
     assert [r.slots["order_number"] for r in orders.asked] == ["BR-111111111", "BR-222222222"]
@@ -233,8 +235,8 @@ def test_not_found_asks_again_once_then_hands_off() -> None:
 def test_a_lookup_error_or_a_missing_field_takes_the_error_branch() -> None:
     flow = _parse(_demo())
     for orders in (FakeOrders(failure="timeout"), FakeOrders({"BR-123456789": {"carrier": "DHL"}})):
-        progress, _ = flows.begin(flow, locale="en", market="US", lookup=orders)
-        said = flows.reply(flow, progress, "BR-123456789", lookup=orders)
+        progress, _ = flows.begin(flow, locale="en", market="US", lookup=orders, customer=BUYER)
+        said = flows.reply(flow, progress, "BR-123456789", lookup=orders, customer=BUYER)
         assert said.kind == "handoff" and said.reason == "lookup_failed"
         assert progress.lookups[-1]["outcome"] == "error"
     assert progress.lookups[-1]["detail"] == "the response has no status"
@@ -242,8 +244,8 @@ def test_a_lookup_error_or_a_missing_field_takes_the_error_branch() -> None:
     def broken(request: flows.LookupRequest) -> flows.LookupResult:
         raise RuntimeError("the adapter broke")
 
-    progress, _ = flows.begin(flow, locale="en", market="US", lookup=broken)
-    assert flows.reply(flow, progress, "BR-123456789", lookup=broken).reason == "lookup_failed"
+    progress, _ = flows.begin(flow, locale="en", market="US", lookup=broken, customer=BUYER)
+    assert flows.reply(flow, progress, "BR-123456789", lookup=broken, customer=BUYER).reason == "lookup_failed"
 
 
 def test_built_in_hand_offs_when_a_flow_names_no_step() -> None:
@@ -252,12 +254,12 @@ def test_built_in_hand_offs_when_a_flow_names_no_step() -> None:
     del _step(data, "find_order")["on_error"]
     flow = _parse(data)
     orders = FakeOrders(failure="HTTP 503")
-    progress, _ = flows.begin(flow, locale="es", market="ES", lookup=orders)
-    said = flows.reply(flow, progress, "BR-123456789", lookup=orders)
+    progress, _ = flows.begin(flow, locale="es", market="ES", lookup=orders, customer=BUYER)
+    said = flows.reply(flow, progress, "BR-123456789", lookup=orders, customer=BUYER)
     assert said.reason == "lookup_failed" and said.text.startswith("Lo siento, ahora mismo no hemos podido")
-    progress, _ = flows.begin(flow, locale="en", market="US", lookup=orders)
+    progress, _ = flows.begin(flow, locale="en", market="US", lookup=orders, customer=BUYER)
     for _ in range(3):
-        said = flows.reply(flow, progress, "nope", lookup=orders)
+        said = flows.reply(flow, progress, "nope", lookup=orders, customer=BUYER)
     assert said.reason == "too_many_attempts" and progress.outcome == "too_many_attempts"
 
 
@@ -266,29 +268,123 @@ def test_the_sandbox_keeps_templates_to_text() -> None:
     _step(data, "delivered")["text"]["en"] = "{{ order_number.__class__.__mro__ }}"
     flow = _parse(data)
     orders = FakeOrders({"BR-123456789": {"status": "delivered"}})
-    progress, _ = flows.begin(flow, locale="en", market="US", lookup=orders)
-    said = flows.reply(flow, progress, "BR-123456789", lookup=orders)
+    progress, _ = flows.begin(flow, locale="en", market="US", lookup=orders, customer=BUYER)
+    said = flows.reply(flow, progress, "BR-123456789", lookup=orders, customer=BUYER)
     assert said.kind == "handoff" and said.reason == "flow_failed"  # refused by the sandbox: a person takes over
 
 
 def test_progress_survives_a_round_trip_through_json() -> None:
     flow = _parse(_demo())
     orders = FakeOrders()
-    progress, _ = flows.begin(flow, locale="en", market="US", lookup=orders)
-    flows.reply(flow, progress, "BR-111111111", lookup=orders)
+    progress, _ = flows.begin(flow, locale="en", market="US", lookup=orders, customer=BUYER)
+    flows.reply(flow, progress, "BR-111111111", lookup=orders, customer=BUYER)
     again = flows.Progress.from_json(progress.as_json())
     assert again == progress and again.branches == {"find_order.not_found": 1}
 
 
-def test_the_lookup_body_is_a_standard_webhooks_envelope() -> None:
+def test_the_lookup_body_is_a_standard_webhooks_envelope_naming_who_asks() -> None:
     request = flows.LookupRequest(name="orders", flow="where-is-my-order", step="find_order", conversation_id=7,
-                                  market="ES", locale="es", slots={"order_number": "BR-123456789"})
+                                  market="ES", locale="es", slots={"order_number": "BR-123456789"},
+                                  customer=flows.Customer(user_id=12, party_external_id="C-778", party_kind="buyer"))
     body = flows.lookup_body(request, now=datetime(2026, 3, 2, 9, 0, tzinfo=UTC))
     assert yaml.safe_load(body) == {"type": "bot.lookup", "timestamp": "2026-03-02T09:00:00+00:00", "data": {
         "lookup": "orders", "flow": "where-is-my-order", "step": "find_order", "conversation_id": 7,
-        "market": "ES", "locale": "es", "slots": {"order_number": "BR-123456789"}}}
+        "market": "ES", "locale": "es", "slots": {"order_number": "BR-123456789"},
+        "customer": {"user_id": 12, "party": {"external_id": "C-778", "kind": "buyer"}}}}
+    no_party = flows.LookupRequest(name="orders", flow="f", step="s", conversation_id=None, market="US",
+                                   locale="en", slots={}, customer=flows.Customer(user_id=3))
+    assert json.loads(flows.lookup_body(no_party, now=datetime(2026, 3, 2, tzinfo=UTC)))["data"]["customer"] == {
+        "user_id": 3, "party": None}
     assert webhooks.SECRET_PREFIX and flows.secret_problem(SECRET) is None
     assert "base64" in (flows.secret_problem("whsec_***") or "")
+
+
+def test_a_flow_with_a_lookup_requires_sign_in_unless_it_says_otherwise() -> None:
+    assert _parse(_demo()).requires_sign_in  # the default for a flow that looks something up
+    public = _demo() | {"requires_sign_in": False}
+    assert not _parse(public).requires_sign_in
+    no_lookup = {"key": "opening-hours", "title": {"en": "Opening hours"}, "locales": ["en"],
+                 "trigger": {"phrases": {"en": ["opening hours"]}},
+                 "steps": [{"id": "hours", "type": "answer", "text": {"en": "We answer around the clock."}}]}
+    assert not _parse(no_lookup).requires_sign_in
+    error = _invalid(_demo() | {"requires_sign_in": "yes"})
+    assert error.where == "requires_sign_in" and "true or false" in error.detail
+
+
+def test_an_anonymous_customer_never_reaches_the_lookup() -> None:
+    flow = _parse(_demo())
+    orders = FakeOrders({"BR-123456789": SHIPPED})
+    for locale, start in (("en", "I can look that up once you're signed in"), ("es", "Puedo consultarlo cuando")):
+        progress, _ = flows.begin(flow, locale=locale, market="US", lookup=orders)
+        said = flows.reply(flow, progress, "BR-123456789", lookup=orders)  # no customer
+        assert said.kind == "handoff" and said.reason == "sign_in_required" == progress.outcome
+        assert said.text.startswith(start)
+    assert orders.asked == []
+    progress, _ = flows.begin(flow, locale="en", market="US", lookup=orders, customer=BUYER)
+    assert flows.reply(flow, progress, "BR-123456789", lookup=orders, customer=BUYER).kind == "answer"
+    assert [r.customer for r in orders.asked] == [BUYER]  # the order service is told who asks
+
+
+def _chain(lookups: int) -> flows.Flow:
+    """A flow that looks the order up ``lookups`` times in a row after one answer."""
+    steps: list[dict[str, Any]] = [{"id": "ask_order", "type": "ask", "slot": "order_number",
+                                    "prompt": {"en": "Your order number?"}}]
+    steps += [{"id": f"look_{i}", "type": "lookup", "lookup": "orders", "map": {f"status_{i}": "status"}}
+              for i in range(lookups)]
+    steps.append({"id": "done", "type": "answer", "text": {"en": "Done."}})
+    return _parse({"key": "chain", "title": {"en": "Chain"}, "locales": ["en"],
+                   "trigger": {"phrases": {"en": ["chain"]}}, "steps": steps})
+
+
+def test_at_most_two_lookups_run_for_one_message() -> None:
+    orders = FakeOrders({"BR-1": {"status": "shipped"}})
+    two = _chain(2)
+    progress, _ = flows.begin(two, locale="en", market="US", lookup=orders, customer=BUYER)
+    assert flows.reply(two, progress, "BR-1", lookup=orders, customer=BUYER).kind == "answer"
+    assert len(orders.asked) == 2 and progress.calls == 2
+    three = _chain(3)
+    orders.asked.clear()
+    progress, _ = flows.begin(three, locale="en", market="US", lookup=orders, customer=BUYER)
+    said = flows.reply(three, progress, "BR-1", lookup=orders, customer=BUYER)
+    assert said.kind == "handoff" and said.reason == "too_many_lookups" == progress.outcome
+    assert said.text.startswith("I've looked up as much as I can")
+    assert len(orders.asked) == 2  # the third is never called
+
+
+def test_at_most_five_lookups_run_in_one_conversation() -> None:
+    flow = _parse(_demo())
+    orders = FakeOrders({"BR-123456789": SHIPPED})
+    progress, _ = flows.begin(flow, locale="es", market="ES", lookup=orders, customer=BUYER,
+                              calls=flows.MAX_LOOKUPS_PER_CONVERSATION)  # the conversation's earlier flows used them
+    said = flows.reply(flow, progress, "BR-123456789", lookup=orders, customer=BUYER)
+    assert said.kind == "handoff" and said.reason == "too_many_lookups" and orders.asked == []
+    assert said.text.startswith("Ya he consultado todo lo que puedo")
+    again = flows.Progress.from_json(progress.as_json())
+    assert again.calls == flows.MAX_LOOKUPS_PER_CONVERSATION
+
+
+def test_the_lookups_of_one_message_share_a_time_budget(receiver: Receiver) -> None:
+    settings = Settings(_env_file=None, bot_lookups={"orders": receiver.url}, bot_lookup_secret=SECRET,
+                        bot_lookup_timeout_seconds=3)
+    ticks = [100.0]
+    lookup = flows.http_lookup(settings, now=datetime.now(UTC), budget_seconds=5, timer=lambda: ticks[0])
+    request = flows.LookupRequest(name="orders", flow="f", step="s", conversation_id=None, market="US",
+                                  locale="en", slots={"order_number": "BR-1"}, customer=BUYER)
+    receiver.reply(200, json.dumps({"status": "shipped"}))
+    assert lookup(request).outcome == "found"  # at 100 s: the budget runs until 105 s
+    ticks[0] = 104.0
+    receiver.reply(200, json.dumps({"status": "shipped"}))
+    assert lookup(request).outcome == "found"
+    ticks[0] = 105.0
+    spent = lookup(request)
+    assert (spent.outcome, spent.detail) == ("error", "time budget spent")
+    assert len(receiver.requests) == 2  # the third call never left
+
+    late = flows.http_lookup(settings, now=datetime.now(UTC), budget_seconds=5,
+                             timer=iter([0.0, 0.0, 9.0, 9.0, 9.0]).__next__)
+    receiver.reply(200, json.dumps({"status": "shipped"}))
+    answer = late(request)  # the answer arrived after the budget: not used
+    assert (answer.outcome, answer.detail) == ("error", "timeout")
 
 
 # ---------------------------------------------------------------- the bot, over HTTP, with a real lookup server
@@ -347,9 +443,11 @@ def test_where_is_my_order_over_the_in_app_api_with_a_signed_lookup(
     # The lookup server verifies the call with the reference library and the secret it was given.
     verified = standardwebhooks.Webhook(SECRET).verify(call.body, call.headers)
     conversation_id = int(url.rsplit("/", 1)[1])
+    buyer = world.users["buyer"].id
     assert verified["type"] == "bot.lookup" and verified["data"] == {
         "lookup": "orders", "flow": "where-is-my-order", "step": "find_order", "conversation_id": conversation_id,
-        "market": "US", "locale": "en", "slots": {"order_number": "BR-123456789"}}
+        "market": "US", "locale": "en", "slots": {"order_number": "BR-123456789"},
+        "customer": {"user_id": buyer, "party": {"external_id": f"user-{buyer}", "kind": "buyer"}}}
     with pytest.raises(standardwebhooks.WebhookVerificationError):
         standardwebhooks.Webhook(webhooks.new_secret()).verify(call.body, call.headers)
 
@@ -448,18 +546,25 @@ def test_a_spanish_conversation_runs_the_flow_in_spanish(
     answered = _say(client, url, token, "BR-987654321")
     assert answered["kind"] == "answer" and answered["ask"] == "¿Te ha resuelto la duda?"
     assert answered["text"].startswith("El pedido BR-987654321 aún no se ha enviado")
+    buyer = world.users["buyer"].id
     assert json.loads(receiver.requests[0].body)["data"] | {"conversation_id": None} == {
         "lookup": "orders", "flow": "where-is-my-order", "step": "find_order", "conversation_id": None,
-        "market": "ES", "locale": "es", "slots": {"order_number": "BR-987654321"}}
+        "market": "ES", "locale": "es", "slots": {"order_number": "BR-987654321"},
+        "customer": {"user_id": buyer, "party": {"external_id": f"user-{buyer}", "kind": "buyer"}}}
     _case, note = _hand_off(client, world, db, url, token)  # "no, it didn't solve it"
     assert "Lo que el asistente recogió en «¿Dónde está mi pedido?»:" in note and "- status: processing" in note
     assert "El pedido BR-987654321 aún no se ha enviado" in note  # what the bot said, as for an article
 
 
-def test_the_help_center_assistant_runs_the_flow(client: TestClient, world: World, db: Session,
-                                                 receiver: Receiver) -> None:
+def test_the_help_center_assistant_runs_the_flow_once_signed_in(client: TestClient, world: World, db: Session,
+                                                                receiver: Receiver) -> None:
     page = client.get("/help/assistant?market=US&lang=en")
     token = csrf_from(page.text)
+    anonymous = client.post("/help/assistant", data={"csrf_token": token, "market": "US", "lang": "en",
+                                                     "text": "Where is my order?"})
+    assert anonymous.status_code == 200 and "I can look that up once you&#39;re signed in" in anonymous.text
+    assert "What is your order number?" not in anonymous.text and 'href="/login?next=/help/assistant"' in anonymous.text
+    token = sign_in(client, "buyer")  # the same conversation (its cookie) goes on, now the buyer's
     asked = client.post("/help/assistant", data={"csrf_token": token, "market": "US", "lang": "en",
                                                  "text": "Where is my order?"})
     assert asked.status_code == 200 and "What is your order number?" in asked.text
@@ -479,9 +584,61 @@ def test_the_help_center_assistant_runs_the_flow(client: TestClient, world: Worl
     failed = client.post("/help/assistant", data={"csrf_token": token, "market": "US", "lang": "en",
                                                   "text": "BR-000000002"})
     assert "we could not look up your order right now" in failed.text and "Talk to a person" in failed.text
-    sign_in(client, "buyer")
+    assert {json.loads(r.body)["data"]["customer"]["user_id"] for r in receiver.requests} == {world.users["buyer"].id}
     opened = client.post("/help/assistant/handoff", data={"csrf_token": client.cookies["td_csrf"]},
                          follow_redirects=False)
     assert opened.status_code == 303 and opened.headers["location"].startswith("/help/cases/ID-")
     case_page = client.get(opened.headers["location"]).text
     assert "Lookup orders: we could not look that up (HTTP 503)" in case_page
+
+
+def test_an_anonymous_conversation_is_told_to_sign_in_and_nothing_is_looked_up(
+        client: TestClient, world: World, db: Session, receiver: Receiver) -> None:
+    for market, locale, question, words in (
+            ("US", "en", "Where is my order?", "I can look that up once you're signed in"),
+            ("ES", "es", "¿Dónde está mi pedido?", "Puedo consultarlo cuando hayas iniciado sesión")):
+        started = client.post("/api/v1/bot/conversations", json={"market": market, "locale": locale,
+                                                                  "channel": "in_app_chat"})
+        assert started.status_code == 201, started.text
+        url, token = f"/api/v1/bot/conversations/{started.json()['id']}", {"X-Bot-Token": started.json()["token"]}
+        refused = _say(client, url, token, question)
+        assert refused["kind"] == "flow_sign_in" and refused["text"].startswith(words)
+        assert refused["flow"] == "where-is-my-order"
+        again = _say(client, url, token, "BR-123456789")  # not an answer to anything: a new question
+        assert again["kind"] == "no_answer"
+        turns = client.get(f"{url}/turns", headers=token).json()
+        assert [t["kind"] for t in turns] == ["question", "flow_sign_in", "question", "no_answer"]
+        row = db.get(BotConversation, started.json()["id"])
+        assert row is not None and row.flow_state is None and row.user_id is None
+    assert receiver.requests == []
+
+
+def test_an_anonymous_question_the_article_answers_gets_the_article_and_how_to_have_it_looked_up(
+        client: TestClient, world: World, db: Session, clock: FrozenClock, receiver: Receiver) -> None:
+    ensure_kb(db, now=clock.now())
+    db.commit()
+    started = client.post("/api/v1/bot/conversations", json={"market": "US", "locale": "en"}).json()
+    url, token = f"/api/v1/bot/conversations/{started['id']}", {"X-Bot-Token": started["token"]}
+    answered = _say(client, url, token, "How can I track my order?")
+    assert answered["kind"] == "answer" and answered["article_key"] == "track-your-order"
+    assert answered["ask"] == "Did this solve it?" and answered["flow"] is None
+    assert answered["text"].endswith("I can look that up once you're signed in, so that only you see your details. "
+                                     "Please sign in and ask me again.")
+    assert receiver.requests == []
+
+
+def test_a_conversation_gets_five_lookups_then_a_person(
+        client: TestClient, world: World, db: Session, receiver: Receiver) -> None:
+    url, token = _start(client, world)
+    receiver.answer(*[404] * 10)
+    for first, second in (("BR-111111111", "BR-222222222"), ("BR-333333333", "BR-444444444")):
+        assert _say(client, url, token, "where is my order")["kind"] == "flow_prompt"
+        assert _say(client, url, token, first)["kind"] == "flow_prompt"  # not found: asked again
+        assert _say(client, url, token, second)["kind"] == "flow_handoff"  # not found twice: a person
+    assert _say(client, url, token, "where is my order")["kind"] == "flow_prompt"
+    assert _say(client, url, token, "BR-555555555")["kind"] == "flow_prompt"  # the fifth lookup
+    limited = _say(client, url, token, "BR-666666666")
+    assert limited["kind"] == "flow_handoff" and limited["text"].startswith("I've looked up as much as I can")
+    assert len(receiver.requests) == flows.MAX_LOOKUPS_PER_CONVERSATION == 5
+    case, note = _hand_off(client, world, db, url, token)
+    assert case.custom_fields["bot_flow_outcome"] == "too_many_lookups" and "Outcome: too_many_lookups" in note

@@ -34,9 +34,9 @@ class SuggestionOut(Out):
 
 
 class SuggestionSetOut(Out):
-    set_id: int
+    set_id: int | None = Field(description="null when nothing fitted (nothing is recorded then)")
     case_id: int
-    created_at: datetime
+    created_at: datetime | None
     suggestions: list[SuggestionOut]
 
 
@@ -53,8 +53,9 @@ class AcceptanceOut(Out):
     by_source: dict[str, int]
 
 
-def _set_out(shown: suggestions.Shown) -> SuggestionSetOut:
-    return SuggestionSetOut(set_id=shown.row.id, case_id=shown.row.case_id, created_at=shown.row.created_at,
+def _set_out(case_id: int, shown: suggestions.Shown) -> SuggestionSetOut:
+    row = shown.row
+    return SuggestionSetOut(set_id=row.id if row else None, case_id=case_id, created_at=row.created_at if row else None,
                             suggestions=[SuggestionOut.model_validate(s.as_dict()) for s in shown.suggestions])
 
 
@@ -63,7 +64,8 @@ def _set_out(shown: suggestions.Shown) -> SuggestionSetOut:
 def get_suggestions(case_id: RowId, session: SessionDep, clock: ClockDep, settings: SettingsDep,
                     actor: Annotated[Actor, Depends(Requires(Perm.CASE_REPLY))]) -> SuggestionSetOut:
     case = case_for(session, actor, case_id, permission=Perm.CASE_REPLY)
-    return _set_out(service.suggest_for_case(session, case, actor=actor, settings=settings, now=clock.now()))
+    return _set_out(case.id, service.suggest_for_case(session, case, actor=actor, settings=settings, now=clock.now(),
+                                             commit=session.commit))
 
 
 @router.post("/cases/{case_id}/suggestions/{set_id}/use", response_model=SuggestionOut,
@@ -83,4 +85,5 @@ def get_acceptance(session: SessionDep, clock: ClockDep,
     until = clock.now()
     return [AcceptanceOut(team_id=a.team_id, team=a.team, shown=a.shown, used=a.used, rate=a.rate,
                           by_source=a.by_source)
-            for a in suggestions.acceptance(session, since=until - timedelta(days=days), until=until)]
+            for a in suggestions.acceptance(session, since=until - timedelta(days=days), until=until,
+                                            teams=suggestions.visible_teams(session, actor))]

@@ -19,8 +19,9 @@ from sqlalchemy.orm import Session
 
 from trustdesk.assist.models import ResponseTemplate, ResponseTemplateBody, ResponseTemplateUse
 from trustdesk.assist.rendering import (
+    RenderFailed,
     canonical_locale,
-    case_values,
+    case_values_in,
     check_body,
     locale_chain,
     missing_in,
@@ -354,9 +355,18 @@ def delete_template(session: Session, template: ResponseTemplate) -> None:
 
 
 def bodies_of(session: Session, template_id: int) -> dict[str, ResponseTemplateBody]:
-    rows = session.scalars(select(ResponseTemplateBody).where(ResponseTemplateBody.template_id == template_id)
-                           .order_by(ResponseTemplateBody.locale))
-    return {row.locale: row for row in rows}
+    return bodies_for(session, [template_id])[template_id]
+
+
+def bodies_for(session: Session, template_ids: Sequence[int]) -> dict[int, dict[str, ResponseTemplateBody]]:
+    """Each template's texts by locale, in one query."""
+    found: dict[int, dict[str, ResponseTemplateBody]] = {i: {} for i in template_ids}
+    if template_ids:
+        for row in session.scalars(select(ResponseTemplateBody)
+                                   .where(ResponseTemplateBody.template_id.in_(set(template_ids)))
+                                   .order_by(ResponseTemplateBody.template_id, ResponseTemplateBody.locale)):
+            found[row.template_id][row.locale] = row
+    return found
 
 
 def locales_of(session: Session, template_ids: Sequence[int]) -> dict[int, list[str]]:
@@ -454,20 +464,52 @@ class Rendered:
         return self.locale not in locale_chain(self.requested, self.requested)
 
 
-def render_for_case(session: Session, template: ResponseTemplate, case: Case, *, actor: Actor, settings: Settings,
-                    locale: str | None = None) -> Rendered:
-    """The template's text for ``case``, to edit before sending: in the case's language when it has one."""
-    requested = normalize_locale(locale, field="locale") if locale else canonical_locale(case.language)
-    bodies = bodies_of(session, template.id)
+def _render(template: ResponseTemplate, bodies: Mapping[str, ResponseTemplateBody], requested: str,
+            values: Mapping[str, Mapping[str, str | None]]) -> Rendered:
     chosen = pick_locale(list(bodies), requested, template.default_locale)
     if chosen not in bodies:
-        raise Conflict(f"template {template.key} has no text in {chosen}", field="template_id")
+        raise RenderFailed(f"template {template.key} has no text in {chosen}", field="template_id",
+                           template_id=template.id, template_key=template.key)
     body = bodies[chosen]
-    values = case_values(session, case, actor=actor, settings=settings, locale=chosen)
-    text, missing = render_text(body.body, values)
+    try:
+        text, missing = render_text(body.body, values[chosen])
+    except RenderFailed as failed:
+        raise RenderFailed(f"template {template.key} cannot be used on this case: its {chosen} text "
+                           f"{failed.detail.removeprefix('the text ')}; a lead can correct it in the templates",
+                           field="template_id",
+                           template_id=template.id, template_key=template.key, locale=chosen) from failed
     return Rendered(template=template, text=text, locale=chosen, requested=requested,
                     tried=locale_chain(requested, template.default_locale), missing=missing,
-                    values={name: values.get(name) for name in body.variables})
+                    values={name: values[chosen].get(name) for name in body.variables})
+
+
+def render_many_for_case(session: Session, templates: Sequence[ResponseTemplate], case: Case, *, actor: Actor,
+                         settings: Settings, locale: str | None = None) -> dict[int, Rendered | RenderFailed]:
+    """Each template's text for ``case`` (by template id), in the case's language when it has one (or in
+    ``locale``): one query for the texts and one read of the case's values, whatever the number of
+    templates. A template whose text cannot be rendered maps to its ``RenderFailed``, for the caller to
+    leave out (or show as broken)."""
+    requested = normalize_locale(locale, field="locale") if locale else canonical_locale(case.language)
+    bodies = bodies_for(session, [t.id for t in templates])
+    locales = {pick_locale(list(bodies[t.id]), requested, t.default_locale) for t in templates}
+    values = case_values_in(session, case, actor=actor, settings=settings, locales=locales) if templates else {}
+    shown: dict[int, Rendered | RenderFailed] = {}
+    for template in templates:
+        try:
+            shown[template.id] = _render(template, bodies[template.id], requested, values)
+        except RenderFailed as failed:
+            shown[template.id] = failed
+    return shown
+
+
+def render_for_case(session: Session, template: ResponseTemplate, case: Case, *, actor: Actor, settings: Settings,
+                    locale: str | None = None) -> Rendered:
+    """The template's text for ``case``, to edit before sending: in the case's language when it has one.
+    ``RenderFailed`` (409, naming the template) when its text cannot be rendered for the case."""
+    shown = render_many_for_case(session, [template], case, actor=actor, settings=settings, locale=locale)[template.id]
+    if isinstance(shown, RenderFailed):
+        raise shown
+    return shown
 
 
 # ---------------------------------------------------------------- using a template on a case

@@ -35,7 +35,7 @@ def case_suggestions(request: Request, case_id: RowId, session: SessionDep, cloc
     case = case_for(session, actor, case_id, permission=Perm.CASE_REPLY)
     closed = case.status == Status.CLOSED.value
     shown = None if closed else service.suggest_for_case(session, case, actor=actor, settings=settings,
-                                                         now=clock.now())
+                                                         now=clock.now(), commit=session.commit)
     context = {"case": case, "shown": shown, "closed": closed, "labels": SOURCE_LABELS}
     if is_htmx(request):
         return render(request, "assist/_suggestions.html", context)
@@ -67,7 +67,8 @@ def use_suggestion(request: Request, case_id: RowId, set_id: RowId, form: FormDe
 def acceptance_page(request: Request, session: SessionDep, clock: ClockDep, actor: Lead,
                     days: Annotated[int, Query(ge=1, le=365)] = 28) -> HTMLResponse:
     until = clock.now()
-    rows = suggestions.acceptance(session, since=until - timedelta(days=days), until=until)
+    rows = suggestions.acceptance(session, since=until - timedelta(days=days), until=until,
+                                  teams=suggestions.visible_teams(session, actor))
     shown, used = sum(r.shown for r in rows), sum(r.used for r in rows)
     return render_console(request, session, actor, "assist/acceptance.html",
                           {"rows": rows, "days": days, "windows": WINDOWS, "shown": shown, "used": used,

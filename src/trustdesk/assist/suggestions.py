@@ -39,7 +39,7 @@ from sqlalchemy import Connection, func, select
 from sqlalchemy.orm import Session
 
 from trustdesk.assist.models import SuggestionSet
-from trustdesk.cases.models import AuthorType, Case, Message, Party, Visibility
+from trustdesk.cases.models import AuthorType, Case, Channel, Message, Party, Visibility
 from trustdesk.core.errors import Invalid, NotFound
 from trustdesk.core.identity import Actor
 from trustdesk.core.settings import Settings
@@ -119,7 +119,10 @@ def first_name(name: str) -> str:
 
 _EMAIL = re.compile(r"\b[\w.+-]+@[\w-]+(?:\.[\w-]+)+\b")
 _PHONE = re.compile(r"(?<![\w-])\+?\d[\d ()-]{7,}\d\b")
-_ORDER_LIKE = re.compile(r"\b[A-Z]{1,4}-\d{5,}\b|\b\d{8,}\b")
+_ORDER_LIKE = re.compile(r"\b[A-Za-z]{1,4}-\d{5,}\b|\b\d{8,}\b")
+# Any other token carrying 4 or more digits (tracking numbers, card endings, account or
+# postcode-like numbers): another customer's, so never shown.
+_NUMBERED = re.compile(r"\b(?:[\w-]*\d){4,}[\w-]*\b")
 
 
 def impersonal(text: str, *, names: dict[str, str], values: dict[str, str], context: Context
@@ -141,12 +144,34 @@ def impersonal(text: str, *, names: dict[str, str], values: dict[str, str], cont
             text = text.replace(value, mine if mine else placeholder(name))
     for theirs, mine in sorted(names.items(), key=lambda kv: -len(kv[0])):
         if theirs and theirs != mine:
-            text = re.sub(rf"\b{re.escape(theirs)}\b", mine, text)
+            text = re.sub(rf"\b{re.escape(theirs)}\b", _literal(mine), text)
+    own = set(context.fields.values())
     text = _EMAIL.sub(lambda _m: placeholder("email"), text)
     order = context.fields.get("order_id")
-    text = _ORDER_LIKE.sub(lambda _m: order if order else placeholder("order_id"), text)
-    text = _PHONE.sub(lambda _m: placeholder("phone"), text)
+    text = _ORDER_LIKE.sub(lambda m: m.group(0) if m.group(0) in own else order if order else placeholder("order_id"),
+                           text)
+    text = _PHONE.sub(lambda m: m.group(0) if m.group(0) in own else placeholder("phone"), text)
+    text = _NUMBERED.sub(lambda m: m.group(0) if m.group(0) in own else placeholder("number"), text)
     return text, tuple(missing)
+
+
+def _literal(replacement: str) -> Callable[[re.Match[str]], str]:
+    """A replacement taken as it is (a customer's name may hold backslashes)."""
+    return lambda _match: replacement
+
+
+def name_map(theirs: str, mine: str) -> dict[str, str]:
+    """Every part of another person's name (full, first, each further part of two letters or more)
+    mapped to this person's: "Maria Lopez" -> "Jordan Reyes", "Maria" -> "Jordan", "Lopez" -> "Reyes"."""
+    parts, own = theirs.split(), mine.split()
+    if not parts:
+        return {}
+    mapping = {theirs: mine, parts[0]: own[0] if own else mine}
+    last = own[-1] if len(own) > 1 else (own[0] if own else mine)
+    for part in parts[1:]:
+        if len(part.strip(".")) >= 2:
+            mapping.setdefault(part, last)
+    return mapping
 
 
 # ------------------------------------------------------------------ similar resolved cases
@@ -157,6 +182,8 @@ class Exemplar:
 
     case_id: int
     reference: str
+    market_id: int
+    team_id: int | None
     language: str  # base language
     topic: str | None
     question: str
@@ -174,15 +201,22 @@ class ExemplarIndex:
     def __init__(self, exemplars: list[Exemplar]) -> None:
         self.exemplars = exemplars
         self.languages = np.array([e.language for e in exemplars])
+        self.markets = np.array([e.market_id for e in exemplars])
+        self.teams = np.array([e.team_id if e.team_id is not None else -1 for e in exemplars])
         self._words = TfidfVectorizer(analyzer=_identity, sublinear_tf=True, min_df=1)
         self._chars = TfidfVectorizer(analyzer="char_wb", ngram_range=(3, 5), sublinear_tf=True, min_df=1)
         if exemplars:
             self._word_rows = self._words.fit_transform([tokens(e.question, e.language) for e in exemplars])
             self._char_rows = self._chars.fit_transform([fold(e.question) for e in exemplars])
 
-    def similar(self, question: str, language: str, *, limit: int = 50) -> list[tuple[Exemplar, float]]:
+    def similar(self, question: str, language: str, *, market_id: int, teams: Sequence[int] | None = None,
+                limit: int = 50) -> list[tuple[Exemplar, float]]:
+        """The most similar exemplars in ``language`` and the same market (policies differ between
+        markets), among ``teams``' cases when given (a vendor's staff see their vendor's only)."""
         language = base_language(language)
-        mask = self.languages == language
+        mask = (self.languages == language) & (self.markets == market_id)
+        if teams is not None and len(self.exemplars):
+            mask &= np.isin(self.teams, np.array(list(teams), dtype=self.teams.dtype))
         if not self.exemplars or not mask.any():
             return []
         word_query = self._words.transform([tokens(question, language)])
@@ -205,10 +239,16 @@ _lock = threading.Lock()
 _cached: dict[str, tuple[tuple[object, ...], ExemplarIndex]] = {}
 
 
+_building = threading.Lock()  # one build at a time: concurrent requests wait for it, not redo it
+
+
 def _stamp(session: Session) -> tuple[object, ...]:
+    """Changes when a good rating is given or replaced, or a rated case changes (a message, a
+    move to another team, a merge)."""
     good = CaseRating.score >= GOOD_SCORE
     return tuple(session.execute(select(func.count(CaseRating.id), func.max(CaseRating.rated_at),
-                                        func.sum(CaseRating.case_id)).where(good)).one())
+                                        func.sum(CaseRating.case_id), func.max(Case.updated_at))
+                                 .join(Case, Case.id == CaseRating.case_id).where(good)).one())
 
 
 def exemplar_index(session: Session) -> ExemplarIndex:
@@ -221,23 +261,31 @@ def exemplar_index(session: Session) -> ExemplarIndex:
         cached = _cached.get(key)
         if cached is not None and cached[0] == stamp:
             return cached[1]
-    built = ExemplarIndex(load_exemplars(session))
-    with _lock:
-        _cached[key] = (stamp, built)
+    with _building:
+        with _lock:
+            cached = _cached.get(key)
+            if cached is not None and cached[0] == stamp:  # another request built it meanwhile
+                return cached[1]
+        built = ExemplarIndex(load_exemplars(session))
+        with _lock:
+            _cached[key] = (stamp, built)
     return built
 
 
 def load_exemplars(session: Session, *, limit: int = MAX_EXEMPLARS) -> list[Exemplar]:
     """Cases rated 4 or 5, newest rating first: subject + first customer message, and the last
     public agent reply before the case was solved."""
+    wanted = (CaseRating.score >= GOOD_SCORE, Case.channel != Channel.INTERNAL_FORM.value,
+              Case.merged_into_id.is_(None))
     rated = session.execute(
-        select(Case.id, Case.reference, Case.language, Case.topic, Case.subject, Case.custom_fields,
-               Case.solved_at, CaseRating.score, Party.display_name)
+        select(Case.id, Case.reference, Case.market_id, Case.team_id, Case.language, Case.topic, Case.subject,
+               Case.custom_fields, Case.solved_at, CaseRating.score, Party.display_name)
         .join(CaseRating, CaseRating.case_id == Case.id).join(Party, Party.id == Case.party_id)
-        .where(CaseRating.score >= GOOD_SCORE).order_by(CaseRating.rated_at.desc()).limit(limit)).all()
+        .where(*wanted).order_by(CaseRating.rated_at.desc(), Case.id.desc()).limit(limit)).all()
     if not rated:
         return []
-    good = select(CaseRating.case_id).where(CaseRating.score >= GOOD_SCORE).scalar_subquery()
+    good = (select(Case.id).join(CaseRating, CaseRating.case_id == Case.id).where(*wanted)
+            .order_by(CaseRating.rated_at.desc(), Case.id.desc()).limit(limit).scalar_subquery())
     first_question: dict[int, str] = {}
     last_reply: dict[int, tuple[str, str, datetime]] = {}
     solved = {row.id: row.solved_at for row in rated}
@@ -259,24 +307,25 @@ def load_exemplars(session: Session, *, limit: int = MAX_EXEMPLARS) -> list[Exem
             continue
         reply, agent_name, _ = last_reply[row.id]
         values = {str(v): k for k, v in (row.custom_fields or {}).items()
-                  if isinstance(v, str | int) and not isinstance(v, bool) and len(str(v)) >= 4}
-        out.append(Exemplar(case_id=row.id, reference=row.reference or f"#{row.id}",
-                            language=base_language(row.language), topic=row.topic,
+                  if isinstance(v, str | int) and not isinstance(v, bool) and len(str(v)) >= 3}
+        out.append(Exemplar(case_id=row.id, reference=row.reference or f"#{row.id}", market_id=row.market_id,
+                            team_id=row.team_id, language=base_language(row.language), topic=row.topic,
                             question=f"{row.subject}\n{first_question[row.id]}", reply=reply, rating=row.score,
                             customer_name=row.display_name, agent_name=agent_name, values=values))
     return out
 
 
-def case_suggestions(index: ExemplarIndex, question: str, context: Context, *, topic: str | None,
-                     exclude_case: int | None, limit: int = SHOWN) -> list[Suggestion]:
-    """Replies that solved similar, well-rated cases; one suggestion per distinct reply."""
+def case_suggestions(index: ExemplarIndex, question: str, context: Context, *, market_id: int,
+                     teams: Sequence[int] | None, topic: str | None, exclude_case: int | None,
+                     limit: int = SHOWN) -> list[Suggestion]:
+    """Replies that solved similar, well-rated cases of the same market that the reader may see
+    (``teams``: a vendor's teams; None: every team); one suggestion per distinct reply."""
     groups: dict[str, dict[str, Any]] = {}
-    for exemplar, similarity in index.similar(question, context.language):
+    for exemplar, similarity in index.similar(question, context.language, market_id=market_id, teams=teams):
         if exemplar.case_id == exclude_case:
             continue
-        names = {exemplar.customer_name: context.customer_name, first_name(exemplar.customer_name):
-                 context.customer_first, exemplar.agent_name: context.agent_name,
-                 first_name(exemplar.agent_name): first_name(context.agent_name)}
+        names = name_map(exemplar.customer_name, context.customer_name) | name_map(exemplar.agent_name,
+                                                                                    context.agent_name)
         text, missing = impersonal(exemplar.reply, names=names, values=exemplar.values, context=context)
         same_topic = topic is not None and exemplar.topic == topic
         key = _normalised(text)
@@ -348,14 +397,18 @@ def tried_articles(session: Session, case: Case) -> frozenset[str]:
 
 def template_suggestions(session: Session, case: Case, question: str, *, actor: Actor, settings: Settings,
                          limit: int = 2) -> list[Suggestion]:
-    """The case team's templates written in the case's language, rendered for the case, ranked by
-    how well their name, description and text fit the customer's words (TF-IDF cosine)."""
+    """The case team's templates written in the case's language, rendered for the case (one query for
+    their texts; a template that cannot be rendered is left out), ranked by how well their name,
+    description and text fit the customer's words (TF-IDF cosine)."""
     from trustdesk.assist import macros
 
     offers = [o for o in macros.offers_for_case(session, actor, case) if not o.fallback]
-    if not offers:
+    results = macros.render_many_for_case(session, [o.template for o in offers], case, actor=actor,
+                                          settings=settings) if offers else {}
+    pairs = [(o, r) for o in offers if isinstance(r := results.get(o.template.id), macros.Rendered)]
+    if not pairs:
         return []
-    rendered = [macros.render_for_case(session, o.template, case, actor=actor, settings=settings) for o in offers]
+    offers, rendered = [o for o, _ in pairs], [r for _, r in pairs]
     language = base_language(case.language)
     described = [f"{o.template.name} {o.template.description} {r.text}" for o, r in zip(offers, rendered, strict=True)]
     words = TfidfVectorizer(analyzer=_identity, sublinear_tf=True)
@@ -398,21 +451,23 @@ def choose(by_source: Sequence[Sequence[Suggestion]], *, k: int = SHOWN) -> list
 
 @dataclass
 class Shown:
-    """A recorded set of suggestions."""
+    """A recorded set of suggestions (``row`` is None when nothing fitted: nothing is recorded)."""
 
-    row: SuggestionSet
+    row: SuggestionSet | None
     suggestions: list[Suggestion] = field(default_factory=list)
+    question: str = ""  # what the customer asked, for a draft
 
     @property
     def drafted(self) -> bool:
-        return bool(self.row.items.get("drafted"))
+        return self.row is not None and bool(self.row.items.get("drafted"))
 
 
 def question_of(session: Session, case: Case) -> str:
-    """What the customer asked: the subject, the first customer message and their latest one."""
+    """What the customer asked: the subject, the customer's first message and their latest one
+    (the customer's own words only: never the assistant's summary of a hand-off)."""
     bodies = session.scalars(select(Message.body).where(
         Message.case_id == case.id, Message.visibility == Visibility.PUBLIC.value,
-        Message.author_type.in_([AuthorType.CUSTOMER.value, AuthorType.BOT.value])).order_by(Message.id)).all()
+        Message.author_type == AuthorType.CUSTOMER.value).order_by(Message.id)).all()
     customer = [b for b in bodies if b]
     parts = [case.subject, *customer[:1], *(customer[-1:] if len(customer) > 1 else [])]
     return "\n".join(parts)
@@ -426,10 +481,17 @@ def context_of(session: Session, case: Case, actor: Actor) -> Context:
                    agent_name=actor.display_name, fields=fields)
 
 
-def suggest(session: Session, case: Case, *, actor: Actor, settings: Settings, now: datetime,
-            drafter: Callable[[str, str, list[Suggestion]], str | None] | None = None) -> Shown:
+def visible_teams(session: Session, actor: Actor) -> list[int] | None:
+    """The teams whose cases ``actor`` may see (a vendor's staff: their vendor's); None: every team."""
+    if actor.vendor_id is None:
+        return None
+    return list(session.scalars(select(Team.id).where(Team.vendor_id == actor.vendor_id)))
+
+
+def suggest(session: Session, case: Case, *, actor: Actor, settings: Settings, now: datetime) -> Shown:
     """The suggestions for ``actor`` on ``case``, recorded (or the same set again when the agent
-    reloads an unchanged case within a few minutes)."""
+    reloads an unchanged case within a few minutes). A draft from a language model is added
+    afterwards, outside this transaction (``add_draft``)."""
     recent = session.scalar(select(SuggestionSet).where(
         SuggestionSet.case_id == case.id, SuggestionSet.user_id == actor.user_id,
         SuggestionSet.created_at >= now - timedelta(minutes=REUSE_MINUTES)).order_by(SuggestionSet.id.desc())
@@ -440,36 +502,46 @@ def suggest(session: Session, case: Case, *, actor: Actor, settings: Settings, n
     context = context_of(session, case, actor)
     market = directory.market_by_id(session, case.market_id)
     by_source = [
-        case_suggestions(exemplar_index(session), question, context, topic=case.topic, exclude_case=case.id),
+        case_suggestions(exemplar_index(session), question, context, market_id=case.market_id,
+                         teams=visible_teams(session, actor), topic=case.topic, exclude_case=case.id),
         article_suggestions(session, question, locale=case.language, market=market.code,
                             market_default=market.default_language, settings=settings,
                             tried=tried_articles(session, case)),
         template_suggestions(session, case, question, actor=actor, settings=settings),
     ]
     chosen = choose(by_source)
-    drafted = False
-    if drafter is not None and chosen:
-        draft = drafter(question, case.language, chosen)
-        if draft:
-            chosen.append(Suggestion(source=Source.DRAFT, ref="draft", title="Draft from these sources",
-                                     why="Written by the configured language model from the suggestions above; "
-                                         "check it before you send it",
-                                     text=draft, locale=case.language, score=0.0, rank=len(chosen) + 1))
-            drafted = True
+    if not chosen:
+        return Shown(None, [], question)
     row = SuggestionSet(case_id=case.id, team_id=case.team_id, user_id=actor.user_id, locale=case.language,
                         items={"items": [s.as_dict() for s in chosen], "case_version": case.version,
-                               "drafted": drafted},
+                               "drafted": False},
                         created_at=now)
     session.add(row)
     session.flush()
-    return Shown(row, chosen)
+    return Shown(row, chosen, question)
+
+
+def add_draft(session: Session, set_id: int, draft: str) -> Suggestion:
+    """Add a language model's draft (written from the set's suggestions) to the set, last."""
+    row = session.get(SuggestionSet, set_id)
+    if row is None:
+        raise NotFound(f"no suggestion set {set_id}", field="set_id")
+    items = list(row.items["items"])
+    suggestion = Suggestion(source=Source.DRAFT, ref="draft", title="Draft from these sources",
+                            why="Written by the configured language model from the suggestions above; check it "
+                                "before you send it",
+                            text=draft, locale=row.locale, score=0.0, rank=len(items) + 1)
+    row.items = {**row.items, "items": [*items, suggestion.as_dict()], "drafted": True}
+    session.flush()
+    return suggestion
 
 
 def use(session: Session, case: Case, set_id: int, rank: int, *, actor: Actor, now: datetime) -> Suggestion:
-    """Record that ``actor`` used suggestion ``rank`` of set ``set_id`` on ``case``; returns it."""
-    row = session.scalar(select(SuggestionSet).where(SuggestionSet.id == set_id, SuggestionSet.case_id == case.id))
+    """Record that ``actor`` used suggestion ``rank`` of the set they were shown on ``case``."""
+    row = session.scalar(select(SuggestionSet).where(SuggestionSet.id == set_id, SuggestionSet.case_id == case.id,
+                                                     SuggestionSet.user_id == actor.user_id))
     if row is None:
-        raise NotFound(f"case {case.id} has no suggestion set {set_id}", field="set_id")
+        raise NotFound(f"you were shown no suggestion set {set_id} on case {case.id}", field="set_id")
     items = [Suggestion.from_dict(item) for item in row.items["items"]]
     chosen = next((s for s in items if s.rank == rank), None)
     if chosen is None:
@@ -495,24 +567,23 @@ class Acceptance:
         return self.used / self.shown if self.shown else None
 
 
-def acceptance(session: Session, *, since: datetime, until: datetime) -> list[Acceptance]:
-    """Per team: suggestion sets shown in (since, until], how many led to a use, uses per source.
-    Sets without any suggestion are not counted as shown."""
-    rows = session.execute(
-        select(SuggestionSet.team_id, SuggestionSet.used_source, SuggestionSet.items)
-        .where(SuggestionSet.created_at > since, SuggestionSet.created_at <= until)).all()
-    teams = {t.id: t.name for t in session.scalars(select(Team))}
-    tally: dict[int | None, dict[str, Any]] = {}
-    for team_id, used_source, items in rows:
-        if not items.get("items"):
-            continue
-        entry = tally.setdefault(team_id, {"shown": 0, "used": 0, "by_source": {}})
-        entry["shown"] += 1
-        if used_source is not None:
-            entry["used"] += 1
-            entry["by_source"][used_source] = entry["by_source"].get(used_source, 0) + 1
-    out = [Acceptance(team_id=team_id, team=teams.get(team_id, "No team") if team_id else "No team",
-                      shown=e["shown"], used=e["used"], by_source=dict(sorted(e["by_source"].items())))
-           for team_id, e in tally.items()]
+def acceptance(session: Session, *, since: datetime, until: datetime,
+               teams: Sequence[int] | None = None) -> list[Acceptance]:
+    """Per team (``teams`` only, when given): suggestion sets shown in (since, until], how many led
+    to a use, uses per source. A set is recorded only when it had suggestions."""
+    window = (SuggestionSet.created_at > since, SuggestionSet.created_at <= until,
+              *([SuggestionSet.team_id.in_(list(teams))] if teams is not None else []))
+    shown = session.execute(select(SuggestionSet.team_id, func.count(), func.count(SuggestionSet.used_at))
+                            .where(*window).group_by(SuggestionSet.team_id)).all()
+    by_source: dict[int | None, dict[str, int]] = {}
+    for team_id, source, count in session.execute(
+            select(SuggestionSet.team_id, SuggestionSet.used_source, func.count())
+            .where(*window, SuggestionSet.used_source.is_not(None))
+            .group_by(SuggestionSet.team_id, SuggestionSet.used_source)):
+        by_source.setdefault(team_id, {})[str(source)] = int(count)
+    names = {t.id: t.name for t in session.scalars(select(Team).where(
+        Team.id.in_([team_id for team_id, _, _ in shown if team_id is not None])))}
+    out = [Acceptance(team_id=team_id, team=names.get(team_id, "No team") if team_id else "No team",
+                      shown=int(count), used=int(used), by_source=dict(sorted(by_source.get(team_id, {}).items())))
+           for team_id, count, used in shown]
     return sorted(out, key=lambda a: (-a.shown, a.team))
-

@@ -247,7 +247,7 @@ def _form_page(request: Request, session: Session, actor: Actor, *, template: Re
         "language_options": _language_options(session),
         "status_options": [(s.value, STATUS_LABELS[s.value]) for s in macros.ACTION_STATUSES],
         "priority_options": [(p.value, p.value.capitalize()) for p in Priority],
-        "variables": list(rendering.VARIABLES.items()), "filters": sorted(rendering.FILTERS - {"d"}),
+        "variables": list(rendering.VARIABLES.items()), "filters": rendering.FILTER_USAGE,
         "previews": _previews(state, errors) if not errors else [], "labels": _labels(rows),
         "field_order": ["key", "name", "description", "team_id", "default_locale", "actions.status",
                         "actions.add_tags", "actions.priority",
@@ -371,8 +371,10 @@ def case_templates(request: Request, case_id: RowId, session: SessionDep, settin
                                                                                 status_labels=STATUS_LABELS)}
     if is_htmx(request):
         return render(request, "replies/_picker_list.html", context)
-    context["rendered"] = {o.template.id: macros.render_for_case(session, o.template, case, actor=actor,
-                                                                  settings=settings, locale=o.locale) for o in offers}
+    shown = macros.render_many_for_case(session, [o.template for o in offers], case, actor=actor, settings=settings)
+    # A template whose text fails for this case is said to, next to it; the others stay usable.
+    context["rendered"] = {i: r for i, r in shown.items() if isinstance(r, macros.Rendered)}
+    context["broken"] = {i: r.detail for i, r in shown.items() if isinstance(r, rendering.RenderFailed)}
     return render_console(request, session, actor, "replies/case_templates.html", context,
                           active=f"queue-{case.queue_id}")
 

@@ -37,6 +37,7 @@ from trustdesk.core.identity import User
 from trustdesk.core.settings import Settings, get_settings
 from trustdesk.demo.batching import HistorySession
 from trustdesk.demo.bitext import find_data_dir, load_utterances
+from trustdesk.demo.bot_history import ensure_bot_history
 from trustdesk.demo.catalog import DEMO_PASSWORD, LOGINS, MARKETPLACE, LoginRow
 from trustdesk.demo.kb import ensure_kb, ensure_search_tuning
 from trustdesk.demo.oncall import ensure_oncall
@@ -218,11 +219,16 @@ def build_demo(factory: sessionmaker[Session], clock: Clock, *, seed: int = 7, c
         with transaction(factory) as session:
             sla_timers.refresh_open(session)
     with transaction(factory) as session:
+        talked = ensure_bot_history(session, data_dir=data_dir or find_data_dir(), now=now, seed=seed,
+                                    settings=settings, case_count=case_count)
+    if talked:
+        say(f"bot conversations: {talked}")
+    with transaction(factory) as session:
         trained = ensure_model(session, settings=settings, now=now)
     if trained:
         say(trained)
     with transaction(factory) as session:
-        summary = summarize(session, seed=seed, now=now, changed=bool(created or written or trained),
+        summary = summarize(session, seed=seed, now=now, changed=bool(created or written or trained or talked),
                             seconds=time.perf_counter() - started, note=note)
     return summary
 

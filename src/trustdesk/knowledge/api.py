@@ -45,7 +45,9 @@ class QuestionIn(StrictIn):
 class ReplyOut(Out):
     kind: str = Field(description="answer (an article's passage, or a guided flow's answer), no_answer (offer a "
                       "person), flow_prompt (a guided flow asks something: send the answer as the next message) "
-                      "or flow_handoff (the flow passes the customer to a person: offer the hand-off)")
+                      "flow_handoff (the flow passes the customer to a person: offer the hand-off) or "
+                      "flow_sign_in (the flow looks up the customer's own things: ask them to sign in, then to "
+                      "ask again)")
     text: str
     article_key: str | None
     title: str | None
@@ -80,10 +82,10 @@ def start(body: ConversationIn, session: SessionDep, clock: ClockDep, actor: May
 @router.post("/bot/conversations/{conversation_id}/messages", response_model=ReplyOut,
              dependencies=[Depends(public)], summary="Ask the bot; it answers from an article or offers a person")
 def ask(conversation_id: Id, body: QuestionIn, token: BotToken, session: SessionDep, clock: ClockDep,
-        settings: SettingsDep) -> ReplyOut:
+        settings: SettingsDep, actor: MaybeActor) -> ReplyOut:
     row = bot.conversation(session, conversation_id, token)
     reply = bot.ask(session, row, body.text, settings=settings, now=clock.now(),
-                    guide=flows.guide(settings, now=clock.now()))
+                    guide=flows.guide(settings, now=clock.now()), actor=actor)
     return ReplyOut(kind=reply.kind, text=reply.text, article_key=reply.article_key, title=reply.title,
                     url=f"/help/articles/{reply.article_key}?market={row.market}&lang={row.locale}"
                     if reply.article_key else None, confidence=reply.confidence,
@@ -164,8 +166,8 @@ class DeflectionOut(Out):
 @router.get("/kb/deflection", response_model=DeflectionOut,
             summary="The deflection funnel of bot conversations started in a period, per topic, market or language")
 def deflection_funnel(session: SessionDep, clock: ClockDep, settings: SettingsDep,
-                      actor: Annotated[Actor, Depends(Requires(Perm.KB_EDIT))], since: AwareDatetime | None = None,
-                      until: AwareDatetime | None = None,
+                      actor: Annotated[Actor, Depends(Requires(Perm.KB_EDIT, in_house=True))],
+                      since: AwareDatetime | None = None, until: AwareDatetime | None = None,
                       by: Literal["topic", "market", "language"] = "topic") -> DeflectionOut:
     end = until or clock.now()
     figures = funnel.report(session, since=since or end - timedelta(days=28), until=end, now=clock.now(),

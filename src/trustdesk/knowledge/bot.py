@@ -6,6 +6,10 @@ the bot tried), so routing reads it and the agent sees what was already suggeste
 A guided flow (``flows``) starts when a question's confident article, or one of its phrases, is one of
 its triggers: the customer's next messages answer its prompts until it answers (then "did this solve
 it?" as for an article) or hands off; the case a hand-off opens carries what the flow collected.
+A flow that looks something up runs for a signed-in customer only (the lookup names them, so the
+service answers about their own orders only); an anonymous conversation gets the article, if one
+answers, and is told to sign in. A conversation started before signing in becomes the customer's
+when they next write signed in.
 
 A conversation counts as resolved by self-service only when the same party opens no case on any
 channel within ``kb_deflection_days`` (GLOSSARY: deflection) — see ``deflection``.
@@ -27,7 +31,7 @@ from sqlalchemy.orm import Session
 from trustdesk.cases import service as cases
 from trustdesk.cases.models import Case, Channel, Party
 from trustdesk.core.errors import Conflict, Forbidden, Invalid, NotFound
-from trustdesk.core.identity import Actor
+from trustdesk.core.identity import Actor, User, actor_for
 from trustdesk.core.settings import Settings
 from trustdesk.directory import service as directory
 from trustdesk.knowledge import flows, index
@@ -56,7 +60,8 @@ WORDS = {
            "yes": "Yes, thanks", "no": "No, talk to a person", "person": "Talk to a person", "read": "Read",
            "your_answer": "Your answer", "send": "Send", "flow_context": "What the assistant collected in “{title}”:",
            "lookup": "Lookup {name}: {result}", "lookup_found": "found", "lookup_not_found": "not found",
-           "lookup_error": "we could not look that up ({detail})", "outcome": "Outcome: {outcome}"},
+           "lookup_error": "we could not look that up ({detail})", "outcome": "Outcome: {outcome}",
+           "sign_in": "Sign in"},
     "es": {"no_answer": "No he encontrado un artículo que responda a eso. ¿Quieres que te pase con una persona?",
            "ask": "¿Te ha resuelto la duda?", "glad": "¡Me alegro de haberte ayudado!",
            "handoff": "He pasado nuestra conversación al equipo; te responderán en tu caso {reference}.",
@@ -68,7 +73,8 @@ WORDS = {
            "read": "Leer", "your_answer": "Tu respuesta", "send": "Enviar",
            "flow_context": "Lo que el asistente recogió en «{title}»:",
            "lookup": "Consulta {name}: {result}", "lookup_found": "encontrado", "lookup_not_found": "no encontrado",
-           "lookup_error": "no hemos podido consultarlo ({detail})", "outcome": "Resultado: {outcome}"},
+           "lookup_error": "no hemos podido consultarlo ({detail})", "outcome": "Resultado: {outcome}",
+           "sign_in": "Iniciar sesión"},
 }
 
 
@@ -119,7 +125,9 @@ def _say(session: Session, row: BotConversation, role: str, kind: str, text: str
 
 @dataclass(frozen=True)
 class Reply:
-    kind: str  # answer | no_answer | flow_prompt (a flow asks; reply with a message) | flow_handoff (offer a person)
+    # answer | no_answer | flow_prompt (a flow asks; reply with a message) | flow_handoff (offer a person) |
+    # flow_sign_in (a flow that looks things up needs the customer signed in: offer signing in)
+    kind: str
     text: str
     article_key: str | None = None
     title: str | None = None
@@ -128,9 +136,15 @@ class Reply:
 
 
 def ask(session: Session, row: BotConversation, question: str, *, settings: Settings, now: datetime,
-        guide: flows.Guide | None = None) -> Reply:
+        guide: flows.Guide | None = None, actor: Actor | None = None) -> Reply:
     """Answer from the best article when confident (or run the guided flow it starts); otherwise offer a
-    person. While a flow waits for an answer, the message is that answer. Without ``guide``, no flows."""
+    person. While a flow waits for an answer, the message is that answer. Without ``guide``, no flows.
+    ``actor``: who is signed in while writing (None: nobody, or not known to the caller)."""
+    if guide is not None:
+        # One message at a time per conversation (PostgreSQL; SQLite's write lock already serialises),
+        # so concurrent messages cannot run more lookups than the conversation is allowed.
+        session.flush()
+        session.refresh(row, with_for_update=True)
     if row.status == State.HANDED_OFF.value:
         raise Conflict("this conversation was passed to a person; reply in the case", field="status")
     question = " ".join(question.split())
@@ -138,12 +152,15 @@ def ask(session: Session, row: BotConversation, question: str, *, settings: Sett
         raise Invalid("ask a question", field="text")
     if len(question) > MAX_QUESTION:
         raise Invalid(f"a question of at most {MAX_QUESTION} characters", field="text")
+    if row.user_id is None and actor is not None:
+        row.user_id = actor.user_id  # started before signing in: the conversation is theirs now
     if row.flow_step is not None:
         flow = guide.flows.get(row.flow_key) if guide is not None else None
         if guide is not None and flow is not None and row.flow_state:
             _say(session, row, "customer", "flow_reply", question, now)
             progress = flows.Progress.from_json(row.flow_state)
-            said = flows.reply(flow, progress, question, lookup=guide.lookup, conversation_id=row.id)
+            said = flows.reply(flow, progress, question, lookup=guide.lookup, conversation_id=row.id,
+                               customer=_customer(session, row, actor, now))
             return _flow_said(session, row, flow, progress, said, now)
         row.flow_step = None  # the flow is no longer offered: the message is a new question
     _say(session, row, "customer", "question", question, now)
@@ -152,17 +169,25 @@ def ask(session: Session, row: BotConversation, question: str, *, settings: Sett
                          market_default=market.default_language, k=1)
     best = found[0] if found else None
     confident = best is not None and best.hit.confidence >= settings.kb_answer_threshold
+    sign_in = ""  # what to add to the article's answer: how to have it looked up
     if guide is not None:
         # A flow starts from the confident article it replaces, else from one of its phrases.
-        started = guide.flows.for_article(best.hit.key, best.shown.article.intent) \
+        by_article = guide.flows.for_article(best.hit.key, best.shown.article.intent) \
             if best is not None and confident else None
-        if started is not None and best is not None:
-            row.article_key, row.topic = best.hit.key, best.shown.article.topic
-            return _begin_flow(session, row, started, guide, now)
-        started = guide.flows.by_phrase(question, row.locale)
+        started = by_article or guide.flows.by_phrase(question, row.locale)
         if started is not None:
-            row.article_key = None
-            return _begin_flow(session, row, started, guide, now)
+            customer = _customer(session, row, actor, now)
+            if started.requires_sign_in and customer is None:
+                # Nobody is signed in: no lookup (it would tell anyone about anyone's order).
+                sign_in = flows.builtin_text("sign_in_required", row.locale)
+                if best is None or not confident:
+                    return _ask_to_sign_in(session, row, started, sign_in, now)
+            elif by_article is not None and best is not None:
+                row.article_key, row.topic = best.hit.key, best.shown.article.topic
+                return _begin_flow(session, row, started, guide, customer, now)
+            else:
+                row.article_key = None
+                return _begin_flow(session, row, started, guide, customer, now)
     if best is None or not confident:
         row.status = State.OPEN.value
         text = words(row.locale)["no_answer"]
@@ -170,17 +195,45 @@ def ask(session: Session, row: BotConversation, question: str, *, settings: Sett
              confidence=best.hit.confidence if best else None)
         return Reply(kind="no_answer", text=text, confidence=best.hit.confidence if best else None)
     row.status, row.article_key, row.topic = State.ANSWERED.value, best.hit.key, best.shown.article.topic
-    text = best.hit.passage.text
+    text = f"{best.hit.passage.text}\n\n{sign_in}" if sign_in else best.hit.passage.text
     _say(session, row, "bot", "answer", text, now, article_key=best.hit.key, confidence=best.hit.confidence)
     return Reply(kind="answer", text=text, article_key=best.hit.key, title=best.shown.version.title,
                  confidence=best.hit.confidence)
 
 
 def _begin_flow(session: Session, row: BotConversation, flow: flows.Flow, guide: flows.Guide,
-                now: datetime) -> Reply:
+                customer: flows.Customer | None, now: datetime) -> Reply:
+    # The conversation's lookups so far (its earlier flows') count towards its limit.
+    calls = flows.Progress.from_json(row.flow_state).calls if row.flow_state else 0
     progress, said = flows.begin(flow, locale=row.locale, market=row.market, lookup=guide.lookup,
-                                 conversation_id=row.id)
+                                 conversation_id=row.id, customer=customer, calls=calls)
     return _flow_said(session, row, flow, progress, said, now)
+
+
+def _ask_to_sign_in(session: Session, row: BotConversation, flow: flows.Flow, text: str, now: datetime) -> Reply:
+    """A flow that looks things up was asked for without anyone signed in: say to sign in; the flow
+    does not start (its lookup would answer anyone about anyone's order)."""
+    row.status = State.OPEN.value
+    _say(session, row, "bot", "flow_sign_in", text, now)
+    return Reply(kind="flow_sign_in", text=text, flow=flow.key)
+
+
+def _customer(session: Session, row: BotConversation, actor: Actor | None, now: datetime) -> flows.Customer | None:
+    """Who asks, for a lookup: the conversation's signed-in customer and their party in its market
+    (created on first contact, as a hand-off would). None when nobody is signed in, or when someone
+    else is signed in now: a lookup never runs as another person."""
+    if row.user_id is None or (actor is not None and actor.user_id != row.user_id):
+        return None
+    if actor is None:
+        user = session.get(User, row.user_id)
+        if user is None or not user.is_active:
+            return None
+        actor = actor_for(user)
+    party = None
+    if actor.role in cases.ROLE_PARTY_KIND:
+        party = cases.party_for_customer(session, actor, directory.market_by_code(session, row.market), now=now)
+    return flows.Customer(user_id=row.user_id, party_external_id=party.external_id if party else None,
+                          party_kind=party.kind if party else None)
 
 
 def _flow_said(session: Session, row: BotConversation, flow: flows.Flow, progress: flows.Progress,

@@ -31,8 +31,10 @@ from trustdesk.web.pages import FormDep, form_list, form_text, render_console, s
 from trustdesk.web.templating import render
 
 router = APIRouter(include_in_schema=False)
-Editor = Annotated[Actor, Depends(PageRequires(Perm.KB_EDIT))]
-Publisher = Annotated[Actor, Depends(PageRequires(Perm.KB_PUBLISH))]
+# In-house only: articles are published for every market and the funnel counts every market's
+# conversations, so a vendor's lead (KB_EDIT and KB_PUBLISH by role) is refused.
+Editor = Annotated[Actor, Depends(PageRequires(Perm.KB_EDIT, in_house=True))]
+Publisher = Annotated[Actor, Depends(PageRequires(Perm.KB_PUBLISH, in_house=True))]
 ArticleKey = Annotated[str, Path(pattern=r"^[a-z0-9][a-z0-9_-]{0,99}$")]
 RowId = Annotated[int, Path(ge=1, le=MAX_ID)]
 Text = Annotated[str, Query(max_length=200, pattern=PRINTABLE)]

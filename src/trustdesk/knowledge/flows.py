@@ -17,6 +17,13 @@ locale) and its steps, run in order:
 Any step may have ``when`` (variable -> value or list of values): a step whose ``when`` does not hold
 is skipped. ``ask`` and ``lookup`` may name the ``next`` step; otherwise the one below runs.
 
+A lookup tells the service who asks (``Customer``: the signed-in user and their party in the market),
+so the service can refuse what is not theirs. A flow with a lookup requires a signed-in customer
+(``requires_sign_in``, true by default when it has a lookup): without one it never calls the lookup.
+At most ``MAX_LOOKUPS_PER_MESSAGE`` lookups run for one customer message and
+``MAX_LOOKUPS_PER_CONVERSATION`` in a conversation; then the flow hands off. Over HTTP, the lookups
+of one message share ``LOOKUP_BUDGET_SECONDS`` (they run inside the request's transaction).
+
 A flow is checked when it is loaded, with errors that name the file, the step and the field; a file
 that does not pass is left out (and logged), never half-run. The step machine here is pure: the
 caller passes the lookup as a function, so the bot's rules never open a connection themselves (the
@@ -33,6 +40,7 @@ import logging
 import re
 import sys
 import threading
+import time
 import unicodedata
 import uuid
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
@@ -67,7 +75,7 @@ STEP_FIELDS: dict[str, tuple[str, ...]] = {
     "answer": ("text",),
     "handoff": ("reason", "text"),
 }
-FLOW_FIELDS = ("key", "title", "locales", "trigger", "steps")
+FLOW_FIELDS = ("key", "title", "locales", "requires_sign_in", "trigger", "steps")
 TRIGGER_FIELDS = ("articles", "intents", "phrases")
 NORMALIZE = ("none", "upper", "lower")
 MAX_STEPS = 50
@@ -77,6 +85,9 @@ MAX_BRANCHES = 5
 MAX_HOPS = 25  # steps run for one message at most: a loop of lookups ends in a hand-off, not a hang
 MATCH_SECONDS = 0.05
 MAX_RESPONSE_BYTES = 65_536
+MAX_LOOKUPS_PER_MESSAGE = 2  # then the flow hands off: no chain of lookups holds the customer's request
+MAX_LOOKUPS_PER_CONVERSATION = 5  # across the conversation's flows: no guessing order numbers one by one
+LOOKUP_BUDGET_SECONDS = 5.0  # all the lookups of one message, over HTTP (busy_timeout is 10 s on SQLite)
 MAX_VALUE_CHARS = 500
 LOOKUP_EVENT = "bot.lookup"
 
@@ -86,12 +97,20 @@ BUILTIN_TEXTS = {
            "lookup_failed": "Sorry, we could not look that up right now. I'll pass you to a person who can check "
                             "it for you.",
            "too_many_attempts": "That still doesn't look right, so I'll pass you to a person who can help.",
-           "flow_failed": "Something went wrong on our side. I'll pass you to a person who can help."},
+           "flow_failed": "Something went wrong on our side. I'll pass you to a person who can help.",
+           "sign_in_required": "I can look that up once you're signed in, so that only you see your details. "
+                               "Please sign in and ask me again.",
+           "too_many_lookups": "I've looked up as much as I can in this conversation. I'll pass you to a person "
+                               "who can check it for you."},
     "es": {"not_found": "No lo he encontrado. Te paso con una persona que lo revisará.",
            "lookup_failed": "Lo siento, ahora mismo no hemos podido consultarlo. Te paso con una persona que lo "
                             "revisará por ti.",
            "too_many_attempts": "Sigue sin parecer correcto, así que te paso con una persona que te ayudará.",
-           "flow_failed": "Algo ha fallado por nuestra parte. Te paso con una persona que te ayudará."},
+           "flow_failed": "Algo ha fallado por nuestra parte. Te paso con una persona que te ayudará.",
+           "sign_in_required": "Puedo consultarlo cuando hayas iniciado sesión, para que solo tú veas tus datos. "
+                               "Inicia sesión y vuelve a preguntarme.",
+           "too_many_lookups": "Ya he consultado todo lo que puedo en esta conversación. Te paso con una persona "
+                               "que lo revisará por ti."},
 }
 
 _env = ImmutableSandboxedEnvironment(undefined=StrictUndefined, autoescape=False, keep_trailing_newline=False)
@@ -171,6 +190,7 @@ class Flow:
     trigger: Trigger
     steps: tuple[Step, ...]
     file: str
+    requires_sign_in: bool = True  # no lookup for an anonymous conversation (see parse_flow for the default)
 
     def locale_for(self, locale: str) -> str:
         """The flow's locale for a conversation in ``locale`` (its language, else the flow's first)."""
@@ -376,7 +396,14 @@ def parse_flow(raw: Any, *, file: str, lookups: Mapping[str, str], secret: str) 
     if not isinstance(last, Answer | Handoff) or last.when:
         raise check.fail("the last step is an answer or a handoff without when, so every path ends",
                          f"steps[{len(steps) - 1}]")
-    return Flow(key=key, title=title, locales=locales, trigger=trigger, steps=tuple(steps), file=file)
+    check.step = None
+    # A lookup answers about someone's own things (an order, a payment): only for a signed-in customer,
+    # unless the flow says its lookups are public (opening hours, a store's address).
+    requires_sign_in = raw.get("requires_sign_in", any(isinstance(step, Lookup) for step in steps))
+    if not isinstance(requires_sign_in, bool):
+        raise check.fail("requires_sign_in: true or false", "requires_sign_in")
+    return Flow(key=key, title=title, locales=locales, trigger=trigger, steps=tuple(steps), file=file,
+                requires_sign_in=requires_sign_in)
 
 
 def _trigger(check: _Checker, raw: Any, locales: Sequence[str]) -> Trigger:
@@ -577,6 +604,22 @@ def catalogue(settings: Settings) -> Catalogue:
 
 
 @dataclass(frozen=True)
+class Customer:
+    """Who asks: the signed-in user, and their party in the conversation's market when they have one
+    (its external id is the marketplace's own id for them). The lookup service checks that what is
+    asked for is theirs."""
+
+    user_id: int
+    party_external_id: str | None = None
+    party_kind: str | None = None
+
+    def as_json(self) -> dict[str, Any]:
+        party = {"external_id": self.party_external_id, "kind": self.party_kind} \
+            if self.party_external_id is not None else None
+        return {"user_id": self.user_id, "party": party}
+
+
+@dataclass(frozen=True)
 class LookupRequest:
     name: str
     flow: str
@@ -585,6 +628,7 @@ class LookupRequest:
     market: str
     locale: str
     slots: Mapping[str, str]
+    customer: Customer | None = None  # None: nobody is signed in (only a flow not requiring sign-in)
 
 
 @dataclass(frozen=True)
@@ -612,12 +656,14 @@ class Progress:
     branches: dict[str, int] = field(default_factory=dict)  # "step.not_found" -> times taken
     lookups: list[dict[str, Any]] = field(default_factory=list)  # name, outcome, detail of each call
     outcome: str | None = None  # answered, or the hand-off reason, when the flow has ended
+    calls: int = 0  # lookups called in the conversation so far, its earlier flows' included
 
     def as_json(self) -> dict[str, Any]:
         return {"flow": self.flow, "locale": self.locale, "market": self.market, "title": self.title,
                 "step": self.step,
                 "slots": dict(self.slots), "variables": dict(self.variables), "attempts": dict(self.attempts),
-                "branches": dict(self.branches), "lookups": list(self.lookups), "outcome": self.outcome}
+                "branches": dict(self.branches), "lookups": list(self.lookups), "outcome": self.outcome,
+                "calls": self.calls}
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> Progress:
@@ -625,7 +671,7 @@ class Progress:
                    title=str(data.get("title") or ""), step=data.get("step"), slots=dict(data.get("slots") or {}),
                    variables=dict(data.get("variables") or {}), attempts=dict(data.get("attempts") or {}),
                    branches=dict(data.get("branches") or {}), lookups=list(data.get("lookups") or []),
-                   outcome=data.get("outcome"))
+                   outcome=data.get("outcome"), calls=int(data.get("calls") or 0))
 
     @property
     def active(self) -> bool:
@@ -641,35 +687,48 @@ class Said:
     reason: str | None = None  # a hand-off's reason
 
 
-def begin(flow: Flow, *, locale: str, market: str, lookup: LookupFn, conversation_id: int | None = None) -> tuple[
-        Progress, Said]:
-    """Start ``flow``: run its steps until one needs the customer or the flow ends."""
-    progress = Progress(flow=flow.key, locale=flow.locale_for(locale), market=market, title=flow.title_in(locale))
-    return progress, _run(flow, progress, 0, lookup, conversation_id)
+@dataclass(frozen=True)
+class _Turn:
+    """One customer message's run: how to look up, for whom, and how many lookups it made."""
+
+    lookup: LookupFn
+    conversation_id: int | None
+    customer: Customer | None
+    made: list[int] = field(default_factory=lambda: [0])
 
 
-def reply(flow: Flow, progress: Progress, text: str, *, lookup: LookupFn,
-          conversation_id: int | None = None) -> Said:
+def begin(flow: Flow, *, locale: str, market: str, lookup: LookupFn, conversation_id: int | None = None,
+          customer: Customer | None = None, calls: int = 0) -> tuple[Progress, Said]:
+    """Start ``flow``: run its steps until one needs the customer or the flow ends. ``customer``: who
+    asks (None when nobody is signed in); ``calls``: the lookups the conversation made before."""
+    progress = Progress(flow=flow.key, locale=flow.locale_for(locale), market=market, title=flow.title_in(locale),
+                        calls=calls)
+    return progress, _run(flow, progress, 0, _Turn(lookup, conversation_id, customer))
+
+
+def reply(flow: Flow, progress: Progress, text: str, *, lookup: LookupFn, conversation_id: int | None = None,
+          customer: Customer | None = None) -> Said:
     """The customer's answer to the step waiting for one; what the bot says next."""
     position = flow.position(progress.step) if progress.step else None
     step = flow.steps[position] if position is not None else None
     if position is None or not isinstance(step, Ask):
         # The flow changed under a running conversation: hand off rather than guess.
         return _builtin_handoff(progress, "flow_failed")
+    turn = _Turn(lookup, conversation_id, customer)
     value = " ".join(text.split())
     value = value.upper() if step.normalize == "upper" else value.lower() if step.normalize == "lower" else value
     if value and len(value) <= step.max_length and _fits(step, value):
         progress.slots[step.slot] = value
         progress.attempts.pop(step.id, None)
         following = flow.position(step.next) if step.next else position + 1
-        return _run(flow, progress, following if following is not None else position + 1, lookup, conversation_id)
+        return _run(flow, progress, following if following is not None else position + 1, turn)
     progress.attempts[step.id] = progress.attempts.get(step.id, 0) + 1
     if progress.attempts[step.id] >= step.max_attempts:
         progress.attempts.pop(step.id, None)
         if step.on_exhausted is None:
             return _builtin_handoff(progress, "too_many_attempts")
         target = flow.position(step.on_exhausted)
-        return _run(flow, progress, target if target is not None else len(flow.steps), lookup, conversation_id)
+        return _run(flow, progress, target if target is not None else len(flow.steps), turn)
     return _say(flow, progress, "prompt", step.retry) or _builtin_handoff(progress, "flow_failed")
 
 
@@ -691,7 +750,7 @@ def _holds(when: Mapping[str, tuple[Any, ...]], values: Mapping[str, Any]) -> bo
     return all(name in values and values[name] in wanted for name, wanted in when.items())
 
 
-def _run(flow: Flow, progress: Progress, position: int, lookup: LookupFn, conversation_id: int | None) -> Said:
+def _run(flow: Flow, progress: Progress, position: int, turn: _Turn) -> Said:
     for _hop in range(MAX_HOPS):
         if position >= len(flow.steps):
             return _builtin_handoff(progress, "flow_failed")
@@ -714,9 +773,16 @@ def _run(flow: Flow, progress: Progress, position: int, lookup: LookupFn, conver
                 return _builtin_handoff(progress, "flow_failed")
             progress.step, progress.outcome = None, step.reason
             return said
-        result = _call(lookup, LookupRequest(
-            name=step.lookup, flow=flow.key, step=step.id, conversation_id=conversation_id, market=progress.market,
-            locale=progress.locale, slots={s: progress.slots[s] for s in step.send if s in progress.slots}), step)
+        if flow.requires_sign_in and turn.customer is None:
+            return _builtin_handoff(progress, "sign_in_required")  # never an oracle for someone else's things
+        if turn.made[0] >= MAX_LOOKUPS_PER_MESSAGE or progress.calls >= MAX_LOOKUPS_PER_CONVERSATION:
+            return _builtin_handoff(progress, "too_many_lookups")
+        turn.made[0] += 1
+        progress.calls += 1
+        result = _call(turn.lookup, LookupRequest(
+            name=step.lookup, flow=flow.key, step=step.id, conversation_id=turn.conversation_id,
+            market=progress.market, locale=progress.locale,
+            slots={s: progress.slots[s] for s in step.send if s in progress.slots}, customer=turn.customer), step)
         progress.lookups = [*progress.lookups[-4:], {"step": step.id, "lookup": step.lookup,
                                                       "outcome": result.outcome, "detail": result.detail}]
         if result.outcome == "found":
@@ -796,23 +862,36 @@ def lookup_body(request: LookupRequest, *, now: datetime) -> str:
     return webhooks.body_for(LOOKUP_EVENT, {
         "lookup": request.name, "flow": request.flow, "step": request.step,
         "conversation_id": request.conversation_id, "market": request.market, "locale": request.locale,
-        "slots": dict(request.slots)}, now=now)
+        "slots": dict(request.slots), "customer": request.customer.as_json() if request.customer else None}, now=now)
 
 
-def http_lookup(settings: Settings, *, now: datetime) -> LookupFn:
+def http_lookup(settings: Settings, *, now: datetime, budget_seconds: float = LOOKUP_BUDGET_SECONDS,
+                timer: Callable[[], float] = time.monotonic) -> LookupFn:
     """The configured lookups, called over HTTP: signed, with a short timeout, the answer read as
     JSON. Never raises: a 404 is ``not_found``; a timeout, a refused connection, another status or
-    a body that is not a JSON object is an ``error`` with the reason."""
+    a body that is not a JSON object (at most ``MAX_RESPONSE_BYTES``) is an ``error`` with the reason.
+
+    One per customer message: its calls share ``budget_seconds`` from the first one on (each call's
+    timeout is the setting or what is left, the smaller; an answer still arriving when it is spent is
+    a timeout; once spent, a call is an error without a request), because they run while the
+    request's transaction is open."""
+    deadline: list[float] = []
 
     def call(request: LookupRequest) -> LookupResult:
         url = settings.bot_lookups.get(request.name)
         if url is None:
             return LookupResult(outcome="error", detail="not configured")
+        if not deadline:
+            deadline.append(timer() + budget_seconds)
+        left = deadline[0] - timer()
+        if left <= 0:
+            return LookupResult(outcome="error", detail="time budget spent")
         body = lookup_body(request, now=now)
         headers = webhooks.headers_for(settings.bot_lookup_secret, f"msg_{uuid.uuid4().hex}", int(now.timestamp()),
                                        body) | {"user-agent": "TrustDesk-Lookups/1", "accept": "application/json"}
+        timeout = min(settings.bot_lookup_timeout_seconds, left)
         try:
-            with httpx.Client(timeout=settings.bot_lookup_timeout_seconds, follow_redirects=False) as client, \
+            with httpx.Client(timeout=timeout, follow_redirects=False) as client, \
                     client.stream("POST", url, content=body.encode(), headers=headers) as response:
                 if response.status_code == 404:
                     return LookupResult(outcome="not_found", detail="HTTP 404")
@@ -823,13 +902,15 @@ def http_lookup(settings: Settings, *, now: datetime) -> LookupFn:
                     content += chunk
                     if len(content) > MAX_RESPONSE_BYTES:
                         return LookupResult(outcome="error", detail="response too large")
+                    if timer() > deadline[0]:  # each read has a timeout; a slow trickle has the budget
+                        return LookupResult(outcome="error", detail="timeout")
         except httpx.TimeoutException:
             return LookupResult(outcome="error", detail="timeout")
         except httpx.HTTPError as exc:
             return LookupResult(outcome="error", detail=type(exc).__name__)
         try:
             data = json.loads(content)
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: nested deeper than the parser goes
             return LookupResult(outcome="error", detail="not JSON")
         if not isinstance(data, dict):
             return LookupResult(outcome="error", detail="not a JSON object")
@@ -847,6 +928,7 @@ class Guide:
 
 
 def guide(settings: Settings, *, now: datetime) -> Guide:
+    """For one customer message (the lookups' time budget is the message's)."""
     return Guide(flows=catalogue(settings), lookup=http_lookup(settings, now=now))
 
 

@@ -1,8 +1,8 @@
 """Console page "What customers ask that self-help misses": the clusters of recent case questions
 (``knowledge.gaps``), gaps first, then ineffective articles, then what is covered.
 
-Only the cases the reader may see are mined (``cases.access.scope_for``): a vendor's staff mine
-their vendor's cases, in-house staff all of them.
+In-house only, as the knowledge-base console it leads to (writing the missing article); the mining
+still goes through ``cases.access.scope_for``, so it never reads a case its reader may not see.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from trustdesk.web.deps import ClockDep, PageRequires, SessionDep, SettingsDep
 from trustdesk.web.pages import render_console, with_query
 
 router = APIRouter(include_in_schema=False)
-Editor = Annotated[Actor, Depends(PageRequires(Perm.KB_EDIT))]
+Editor = Annotated[Actor, Depends(PageRequires(Perm.KB_EDIT, in_house=True))]  # as the KB console it serves
 PATH = "/console/kb/gaps"
 WINDOWS = (7, 14, 28, 56, 90)
 FIELDS = ("days", "market", "language")

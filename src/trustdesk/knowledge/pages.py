@@ -149,7 +149,7 @@ def assistant_ask(request: Request, form: FormDep, session: SessionDep, clock: C
                                         actor=actor, now=clock.now())
     guide = flows.guide(settings, now=clock.now())
     _done, error = attempt(session, lambda: bot.ask(session, conversation, form_text(form, "text", max_chars=2000),
-                                                    settings=settings, now=clock.now(), guide=guide))
+                                                    settings=settings, now=clock.now(), guide=guide, actor=actor))
     response = _assistant(request, session, conversation, chosen=chosen, locale=locale,
                           error=error.detail if error else None, status_code=error.status if error else 200)
     response.set_cookie(BOT_COOKIE, state(request).signer.dumps({"id": conversation.id, "token": token}, salt="bot"),

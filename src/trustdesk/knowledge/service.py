@@ -18,6 +18,7 @@ from markdown_it import MarkdownIt
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from trustdesk.core.db import is_postgres
 from trustdesk.core.errors import Conflict, Forbidden, Invalid, NotFound, PayloadTooLarge, PreconditionFailed
 from trustdesk.core.identity import Actor
 from trustdesk.directory import catalogue as directory_catalogue
@@ -476,9 +477,12 @@ def write_draft(session: Session, article: KbArticle, *, locale: str, title: str
                 based_on: int, now: datetime) -> KbVersion:
     """The editor's text as the locale's next version (a draft). ``based_on`` is the locale's latest
     version number when the editor was opened (0: none): if someone saved since, nothing is
-    overwritten. A version waiting for review is decided first; an open draft is superseded."""
+    overwritten. A version waiting for review is decided first; an open draft is superseded. Two saves
+    at once: the article's row is locked first, so the second waits for the first and is refused (412)."""
     if not LOCALE.fullmatch(locale):
         raise Invalid("a locale such as en, es or pt-BR", field="locale")
+    if is_postgres(session):  # SQLite's BEGIN IMMEDIATE serialises writers already
+        session.execute(select(KbArticle.id).where(KbArticle.id == article.id).with_for_update())
     latest = latest_version(session, article.id, locale)
     if (latest.version if latest else 0) != based_on:
         raise PreconditionFailed(f"{locale} v{latest.version if latest else 0} was saved since you opened the "

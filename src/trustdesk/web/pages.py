@@ -260,7 +260,7 @@ def console_nav(session: Session, actor: Actor) -> dict[str, Any]:
         more.append(NavItem("Service levels", "/console/sla/policies", "sla"))
     if actor.can(Perm.ONCALL_READ):
         more.append(NavItem("Oncall", "/console/oncall", "oncall"))
-    if actor.can(Perm.KB_EDIT):
+    if actor.can(Perm.KB_EDIT) and actor.vendor_id is None:  # in-house: articles serve every market
         more.append(NavItem("Knowledge base", "/console/kb", "kb"))
     if actor.can(Perm.TEMPLATES_EDIT):
         more.append(NavItem("Suggested replies", "/console/assist/acceptance", "assist"))
