@@ -76,3 +76,23 @@ def test_cli_imports_examples(database: str, tmp_path: Path) -> None:
     assert refused.exit_code == 2 and "nothing was added" in refused.output
     few = runner.invoke(cli.app, ["kb", "calibrate", "--questions", str(questions)])
     assert few.exit_code == 2 and "at least 100 questions" in few.output
+
+
+def test_questions_no_article_answers_teach_the_confidence_to_stay_quiet(db: Session, clock: FrozenClock) -> None:
+    ensure_kb(db, now=clock.now())
+    built = index.current(db)
+    answerable = [(text, key) for key in built.keys("en") for text in (
+        f"help with {key.replace('-', ' ')}", f"question about {key.replace('-', ' ')} please",
+        f"{key.replace('-', ' ')}?", f"how do I {key.replace('-', ' ')}")]
+    banking = ["how do I activate my new debit card", "what is the exchange rate for euros",
+               "my top up did not go through", "can I get a virtual card", "why was my atm withdrawal declined",
+               "how do I verify my identity for the bank", "what are the fees for international transfers",
+               "my pin is blocked", "can I change my card limit", "is apple pay supported for my card"]
+    outside = [(f"{text}{tail}", tuning.NO_ARTICLE) for text in banking for tail in ("", " please", "?", " today")]
+    probe = "I want to open a savings account with a good interest rate"
+    tuning.calibrate(db, built, answerable, locale="en", now=clock.now())
+    naive = index.current(db).search(probe, locale="en", k=1)[0].confidence
+    done = tuning.calibrate(db, index.current(db), answerable + outside, locale="en", now=clock.now())
+    assert done.questions == len(answerable) + len(outside)
+    taught = index.current(db).search(probe, locale="en", k=1)[0].confidence
+    assert taught < naive  # the same question no article answers is trusted less once calibration saw such

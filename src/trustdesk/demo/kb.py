@@ -54,8 +54,9 @@ def ensure_kb(session: Session, *, now: datetime, path: Path = ARTICLES, skip: f
 def ensure_search_tuning(session: Session, *, data_dir: Path, now: datetime, path: Path = ARTICLES) -> str:
     """Give the demo's articles their example questions and calibrate the English search, once:
     English examples and calibration questions come from the Bitext utterances that are NOT held
-    out (``evaluation.bitext_plan``, the same ones ``bench/kb.py`` measures with); Spanish examples
-    are the demo's own hand-written Spanish questions. Returns what was done, for the log."""
+    out (``evaluation.bitext_plan``, the same ones ``bench/kb.py`` measures with), with questions no
+    article answers (``out_of_scope``); Spanish examples are the demo's own hand-written Spanish
+    questions. Returns what was done, for the log."""
     from trustdesk.knowledge import index, tuning
     from trustdesk.knowledge.evaluation import bitext_plan
     from trustdesk.knowledge.models import KbCalibration, KbExample
@@ -82,8 +83,30 @@ def ensure_search_tuning(session: Session, *, data_dir: Path, now: datetime, pat
                                              source="import", now=now)
         done.append(f"{added} example questions")
         if plan is not None and session.get(KbCalibration, "en") is None:
-            calibrated = tuning.calibrate(session, index.current(session), plan.calibration, locale="en", now=now)
+            calibration = plan.calibration + out_of_scope(data_dir)
+            calibrated = tuning.calibrate(session, index.current(session), calibration, locale="en", now=now)
             done.append(f"English search calibrated on {calibrated.questions} questions (suggested threshold "
                         f"{calibrated.threshold:.2f}: answers {calibrated.answer_rate:.1%}, wrong "
                         f"{calibrated.wrong_answer_rate:.1%})")
     return "; ".join(done)
+
+
+OUT_OF_SCOPE = 1000
+
+
+def out_of_scope(data_dir: Path, count: int = OUT_OF_SCOPE) -> list[tuple[str, str]]:
+    """Questions no article of the demo answers, for calibrating: online-banking questions from
+    BANKING77's training set (``shared/data/banking77``; card activation, exchange rates, top-ups),
+    a fixed sample. None when the data set is not there (the tests' sample data)."""
+    import csv
+    import random
+
+    from trustdesk.knowledge.tuning import NO_ARTICLE
+
+    path = data_dir / "banking77" / "train.csv"
+    if not path.is_file():
+        return []
+    with path.open(newline="", encoding="utf-8") as handle:
+        texts = [row["text"] for row in csv.DictReader(handle) if row["text"].strip()]
+    random.Random(7).shuffle(texts)
+    return [(text, NO_ARTICLE) for text in texts[:count]]

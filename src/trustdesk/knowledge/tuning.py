@@ -3,7 +3,10 @@ confidence calibration of a locale (how far to trust a hit, fitted on questions 
 answers). Both are read by ``knowledge.index`` when it builds the search index.
 
 A calibration is fitted on questions that are neither example questions nor the ones the search
-is then judged on: ``trustdesk kb calibrate --questions FILE.csv``. It stores the confidence
+is then judged on: ``trustdesk kb calibrate --questions FILE.csv``. Include questions no article
+answers (an empty ``article_key``): without them the confidence only learns to tell a right article
+from a wrong one among questions that have one, and answers "my parcel is a counterfeit" with
+whatever article is nearest. It stores the confidence
 function and the threshold it suggests (the lowest confidence at which at most 5% of the
 answered questions were answered wrong); the bot answers at the configured
 ``kb_answer_threshold``, which an operator sets from it.
@@ -26,6 +29,7 @@ from trustdesk.knowledge.search import Confidence, Example, Index
 MAX_EXAMPLE_CHARS = 500
 SOURCES = frozenset({"editor", "import", "case"})
 MIN_CALIBRATION_QUESTIONS = 100
+NO_ARTICLE = ""  # the article key of a question no article answers (a right answer is silence)
 
 
 def add_examples(session: Session, article_key: str, locale: str, texts: Iterable[str], *, source: str,
@@ -94,13 +98,15 @@ class Calibrated:
 
 def calibrate(session: Session, index: Index, questions: Sequence[tuple[str, str]], *, locale: str,
               now: datetime) -> Calibrated:
-    """Fit ``locale``'s confidence on ``questions`` (text, article key) and store it, with the
-    threshold it suggests and what that threshold gave on them."""
+    """Fit ``locale``'s confidence on ``questions`` (text, article key; ``NO_ARTICLE`` for a question
+    no article answers) and store it, with the threshold it suggests and what that threshold gave
+    on them (answering a question no article answers counts as a wrong answer)."""
     known = set(index.keys(locale)) if locale in index.locales else set()
-    usable = [(text, key) for text, key in questions if text.strip() and key in known]
-    if len(usable) < MIN_CALIBRATION_QUESTIONS:
+    usable = [(text, key) for text, key in questions if text.strip() and (key in known or key == NO_ARTICLE)]
+    answerable = sum(1 for _, key in usable if key != NO_ARTICLE)
+    if answerable < MIN_CALIBRATION_QUESTIONS:
         raise Invalid(f"calibrating needs at least {MIN_CALIBRATION_QUESTIONS} questions whose article is "
-                      f"published in {locale!r}; got {len(usable)}", field="questions")
+                      f"published in {locale!r}; got {answerable}", field="questions")
     index.warm([text for text, _ in usable])
     try:
         confidence = index.calibrate(usable, locale=locale)
