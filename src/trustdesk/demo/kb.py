@@ -83,11 +83,12 @@ def ensure_search_tuning(session: Session, *, data_dir: Path, now: datetime, pat
                                              source="import", now=now)
         done.append(f"{added} example questions")
         if plan is not None and session.get(KbCalibration, "en") is None:
-            calibration = plan.calibration + out_of_scope(data_dir)
-            calibrated = tuning.calibrate(session, index.current(session), calibration, locale="en", now=now)
-            done.append(f"English search calibrated on {calibrated.questions} questions (suggested threshold "
-                        f"{calibrated.threshold:.2f}: answers {calibrated.answer_rate:.1%}, wrong "
-                        f"{calibrated.wrong_answer_rate:.1%})")
+            outside = out_of_scope(data_dir)
+            calibrated = tuning.calibrate(session, index.current(session), plan.calibration + outside,
+                                          locale="en", now=now)
+            done.append(f"English search calibrated on {calibrated.questions} questions, {len(outside)} of them "
+                        f"with no article (suggested threshold {calibrated.threshold:.2f}: answers "
+                        f"{calibrated.answer_rate:.1%} of all, {calibrated.wrong_answer_rate:.1%} of those wrong)")
     return "; ".join(done)
 
 
