@@ -36,12 +36,17 @@ def test_an_agent_inserts_a_template_by_keyboard_and_sends_it(live_server: LiveS
     sign_in(page, live_server, world.users["agent_t1_b"].email)
     page.goto(f"{live_server.url}/console/cases/{case_id}")
     page.wait_for_function("() => !!window.htmx")  # the picker loads its list through htmx
+    # The suggested replies load first (the first in a process builds the search index, holding SQLite).
+    page.wait_for_function("() => !document.querySelector('#suggestions[hx-get]')")
 
     page.get_by_text("Insert template").focus()
     page.keyboard.press("Enter")
     page.locator("#template-picker").get_by_role("button", name=re.compile("Refund issued")).wait_for()
     page.keyboard.press("Tab")
-    page.keyboard.type("refund")
+    # As a person would, wait for the filtered list (fetched 250 ms after the last key) before moving on.
+    with page.expect_response(lambda response: "/templates?" in response.url and "q=refund" in response.url):
+        page.keyboard.type("refund")
+    page.wait_for_load_state("networkidle")
     page.keyboard.press("Tab")
     page.keyboard.press("Enter")
     page.wait_for_function("document.activeElement && document.activeElement.id === 'reply-body'")
