@@ -33,7 +33,6 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import numpy as np
-from scipy.sparse import csr_matrix
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sqlalchemy import Connection, func, select
 from sqlalchemy.orm import Session
@@ -49,7 +48,7 @@ from trustdesk.feedback.models import CaseRating
 from trustdesk.feedback.service import GOOD_SCORE
 from trustdesk.knowledge import bot
 from trustdesk.knowledge import index as kb_index
-from trustdesk.knowledge.search import base_language, fold, tokens
+from trustdesk.knowledge.search import base_language, cosines, fold, tokens
 
 SHOWN = 3
 MIN_CASE_SIMILARITY = 0.25  # below this a resolved case is not "similar"
@@ -222,7 +221,7 @@ class ExemplarIndex:
             return []
         word_query = self._words.transform([tokens(question, language)])
         char_query = self._chars.transform([fold(question)])
-        similarity = 0.5 * _cosines(self._word_rows, word_query) + 0.5 * _cosines(self._char_rows, char_query)
+        similarity = 0.5 * cosines(self._word_rows, word_query) + 0.5 * cosines(self._char_rows, char_query)
         similarity[~mask] = -1.0
         order = np.argsort(-similarity)[:limit]
         return [(self.exemplars[i], float(similarity[i])) for i in order if similarity[i] >= MIN_CASE_SIMILARITY]
@@ -230,10 +229,6 @@ class ExemplarIndex:
 
 def _identity(tokens_: list[str]) -> list[str]:
     return tokens_
-
-
-def _cosines(rows: csr_matrix, query: csr_matrix) -> Any:
-    return np.asarray((rows @ query.T).toarray()).ravel()  # rows and query are L2-normalised
 
 
 _lock = threading.Lock()
@@ -414,7 +409,7 @@ def template_suggestions(session: Session, case: Case, question: str, *, actor: 
     described = [f"{o.template.name} {o.template.description} {r.text}" for o, r in zip(offers, rendered, strict=True)]
     words = TfidfVectorizer(analyzer=_identity, sublinear_tf=True)
     rows = words.fit_transform([tokens(text, language) for text in [*described, question]])
-    fit = _cosines(rows[:-1], rows[-1])
+    fit = cosines(rows[:-1], rows[-1])
     out = []
     for offer, shown, score in zip(offers, rendered, fit, strict=True):
         if score < MIN_TEMPLATE_FIT:

@@ -399,8 +399,8 @@ class Index:
                 else np.zeros(len(index.documents)))
         joined = " ".join(query_words)
         char_query = index.char.transform([joined])
-        char = _cosines(index.char_documents, char_query)
-        example_char = _top_mean(_cosines(index.examples.char_matrix, index.examples.char.transform([joined])),
+        char = cosines(index.char_documents, char_query)
+        example_char = _top_mean(cosines(index.examples.char_matrix, index.examples.char.transform([joined])),
                                  index.examples.slots, self.params.example_top)
         dense = example_dense = dense_query = None
         if index.dense_documents is not None and self.embedder is not None:
@@ -433,7 +433,7 @@ class Index:
         if query.bm25 is not None:
             score += bm25_weight * np.asarray(index.bm25.passages[rows] @ query.bm25)
         if query.char is not None:
-            score += char_weight * _cosines(index.char_passages[rows], query.char)
+            score += char_weight * cosines(index.char_passages[rows], query.char)
         if query.dense is not None and index.dense_passages is not None:
             score += dense_weight * (index.dense_passages[rows] @ query.dense)
         score[0] += self.params.first_passage_bonus * max(float(score.max()), 1e-9)
@@ -500,7 +500,7 @@ class Index:
         return index
 
 
-def _cosines(rows: csr_matrix, query: csr_matrix) -> FloatArray:
+def cosines(rows: csr_matrix, query: csr_matrix) -> FloatArray:
     """``rows @ query.T`` as a flat array (TF-IDF rows are L2-normalised: cosines)."""
     return np.asarray((rows @ query.T).toarray(), dtype=np.float64).ravel()
 
