@@ -1,5 +1,6 @@
 """Imports every domain's models so the metadata is complete (migrations, create_all, checks)."""
 
+from trustdesk.appeals import models as _appeals  # noqa: F401
 from trustdesk.assist import models as _assist  # noqa: F401
 from trustdesk.cases import models as _cases  # noqa: F401
 from trustdesk.core import events as _events  # noqa: F401

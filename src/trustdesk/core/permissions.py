@@ -60,6 +60,13 @@ class Perm(StrEnum):
     KB_PUBLISH = "kb.publish"  # review and publish someone else's draft
     # replies: response templates (macros) and suggested replies
     TEMPLATES_EDIT = "templates.edit"  # write, translate and retire a team's response templates
+    # appeals against enforcement decisions
+    APPEAL_FILE = "appeals.file"  # a customer contests a decision about them
+    APPEALS_READ = "appeals.read"  # decisions, statements of reasons, appeals, reports
+    APPEALS_DECIDE = "appeals.decide"  # decide appeals of the policies one is qualified for
+    APPEALS_QA = "appeals.qa"  # second reviews and calibration
+    APPEALS_ADMIN = "appeals.admin"  # policies, qualifications, market set-up and launch, misuse measures
+    ENFORCEMENT_INGEST = "enforcement.ingest"  # the enforcement systems: record decisions, confirm reversals
     # administration
     DIRECTORY_READ = "directory.read"
     DIRECTORY_ADMIN = "directory.admin"
@@ -73,7 +80,7 @@ class Perm(StrEnum):
     SELF = "self"
 
 
-_CUSTOMER = {Perm.SELF, Perm.CASE_SUBMIT, Perm.CASE_READ_OWN, Perm.CASE_REPLY_OWN}
+_CUSTOMER = {Perm.SELF, Perm.CASE_SUBMIT, Perm.CASE_READ_OWN, Perm.CASE_REPLY_OWN, Perm.APPEAL_FILE}
 _AGENT = {
     Perm.SELF, Perm.CASE_READ, Perm.CASE_REPLY, Perm.CASE_NOTE, Perm.CASE_UPDATE, Perm.CASE_STATUS,
     Perm.CASE_REROUTE, Perm.QUEUE_READ, Perm.QUEUE_CLAIM, Perm.AGENT_PRESENCE, Perm.DIRECTORY_READ,
@@ -91,12 +98,14 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Perm]] = {
     Role.AGENT_T1: frozenset(_AGENT),
     Role.AGENT_T2: frozenset(_SENIOR_AGENT),
     Role.ONCALL_SME: frozenset(_SENIOR_AGENT),
-    Role.REVIEWER: frozenset((_AGENT - {Perm.CASE_REROUTE}) | {Perm.CATALOGUE_READ}),
+    Role.REVIEWER: frozenset((_AGENT - {Perm.CASE_REROUTE})
+                             | {Perm.CATALOGUE_READ, Perm.APPEALS_READ, Perm.APPEALS_DECIDE}),
     Role.QA: frozenset({Perm.SELF, Perm.CASE_READ, Perm.QUEUE_READ, Perm.DIRECTORY_READ, Perm.CATALOGUE_READ,
-                        Perm.ROUTING_READ, Perm.ONCALL_READ}),
+                        Perm.ROUTING_READ, Perm.ONCALL_READ, Perm.APPEALS_READ, Perm.APPEALS_QA}),
     Role.LEAD: frozenset(_SENIOR_AGENT | {Perm.CASE_INTAKE, Perm.INTERNAL_REQUEST, Perm.CATALOGUE_EDIT,
                                           Perm.CATALOGUE_APPROVE, Perm.ROUTING_ADMIN, Perm.ONCALL_ADMIN,
-                                          Perm.KB_PUBLISH}),
+                                          Perm.KB_PUBLISH, Perm.APPEALS_READ, Perm.APPEALS_DECIDE,
+                                          Perm.APPEALS_QA, Perm.APPEALS_ADMIN}),
     Role.ADMIN: frozenset(Perm),
 }
 

@@ -1,0 +1,1 @@
+"""Appeals against enforcement decisions: statements of reasons, review, reversal, quality, transparency."""
