@@ -30,7 +30,7 @@ from trustdesk.core.events import SYSTEM
 from trustdesk.core.identity import Actor, User, actor_for
 from trustdesk.core.settings import Settings
 from trustdesk.directory import catalogue
-from trustdesk.directory.models import Market, Queue, Team, Tier
+from trustdesk.directory.models import Agent, Market, Queue, Team, Tier
 from trustdesk.directory.schemas import CatalogueEntryIn
 from trustdesk.sla import policies as sla_policies
 from trustdesk.sla.schemas import PolicyIn
@@ -91,14 +91,16 @@ def make_appeals_world(session: Session, world: World, *, now: datetime, setting
                        qa_percent: int = 0) -> AppealsWorld:
     """ES takes appeals: an appeals team and queue, catalogue entries, an SLA, letters in es and en, a
     qualified reviewer who speaks both, a reversal receiver; the market opened when ``open_market``."""
-    es = world.es
+    es = session.get(Market, world.es.id)
+    assert es is not None
     lead = world.users["lead"]
     team = make_team(session, now=now, key="appeals", tier=Tier.APPEALS, name="Appeals Review")
     queue = make_queue(session, now=now, key="appeals-es", team=team, market=es,
                        intake_channels=[Channel.APPEAL_FORM.value],
                        intake_party_kinds=[PartyKind.SELLER.value, PartyKind.CREATOR.value], auto_assign=False)
     reviewer_user = world.users["reviewer"]
-    reviewer_agent = world.agents["reviewer"]
+    reviewer_agent = session.get(Agent, world.agents["reviewer"].id)  # this session's copy
+    assert reviewer_agent is not None
     from trustdesk.directory import service as directory
     from trustdesk.directory.schemas import AgentUpdate
 

@@ -149,8 +149,8 @@ def figures(session: Session, *, since: datetime, until: datetime) -> QualityFig
     ).all()
     reviews = {row.appeal_id: row for row in session.scalars(
         select(QaReview).where(QaReview.appeal_id.in_([d.id for d in decided]))) } if decided else {}
-    names = dict(session.execute(select(User.id, User.display_name)
-                                 .where(User.id.in_({d.decider_user_id for d in decided}))).tuples().all())
+    names = {user_id: name for user_id, name in session.execute(
+        select(User.id, User.display_name).where(User.id.in_({d.decider_user_id for d in decided})))}
     by_user: dict[int, list[tuple[int, str | None, float]]] = {}
     for row in decided:
         hours = (row.decided_at - row.filed_at).total_seconds() / 3600

@@ -281,6 +281,12 @@ def check_may_appeal(session: Session, decision: EnforcementDecision, *, now: da
                        f"({settings.window_months} months from the notification)", field="decision")
     if repository.open_appeal_of(session, decision.id) is not None:
         raise Conflict("this decision has an open appeal already; add to it instead", field="decision")
+    decided = [a for a in repository.appeals_of_decision(session, decision.id)
+               if a.status == AppealStatus.DECIDED.value]
+    if decided:
+        raise Conflict(f"the appeal against this decision was decided on {decided[-1].decided_at:%Y-%m-%d}; it can "
+                       "go to an out-of-court dispute settlement body or a court, not to a second appeal",
+                       field="decision")
     suspension = repository.active_suspension(session, decision.party_id, now)
     if suspension is not None and suspension.ends_at is not None:
         raise Forbidden(f"appeals from this account are suspended until {suspension.ends_at:%Y-%m-%d} "
@@ -378,6 +384,8 @@ def decide_appeal(session: Session, appeal: Appeal, verdict: Verdict, *, actor: 
     decision = session.get(EnforcementDecision, appeal.decision_id, with_for_update=True)
     case = session.get(Case, appeal.case_id, with_for_update=True)
     assert decision is not None and case is not None
+    if Status(case.status) in cases.FINAL:
+        raise Conflict("the appeal's case is closed: reopen it before deciding", field="appeal")
     reasons = cases.clean_text(verdict.reasons, field="reasons", max_chars=MAX_REASONS_CHARS)
     if len(reasons) < MIN_REASONS_CHARS:
         raise Invalid(f"give the reasons in at least {MIN_REASONS_CHARS} characters: the appellant is owed them",
@@ -398,8 +406,6 @@ def decide_appeal(session: Session, appeal: Appeal, verdict: Verdict, *, actor: 
         "decider_kind": verdict.decider_kind, "manifestly_unfounded": appeal.manifestly_unfounded,
         "hours_to_decide": round((now - appeal.filed_at).total_seconds() / 3600, 2),
     }, decision_id=decision.id, appeal_id=appeal.id, party_id=appeal.party_id)
-    if Status(case.status) in cases.FINAL:
-        raise Conflict("the appeal's case is closed; reopen is not possible", field="appeal")
     cases.add_agent_reply(session, case, body=letter, actor=actor, settings=settings, now=now,
                           then_status=Status.SOLVED)
     if verdict.outcome in REVERSING:
