@@ -47,6 +47,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None, 
     mode = jobs or ("thread" if settings.run_jobs_in_process else "off")
     runner: OutboxRunner | None = None
 
+    from trustdesk.appeals import reversals as appeal_reversals
     from trustdesk.cases import jobs as case_jobs  # registers the consumers
     from trustdesk.core import mail, webhooks  # noqa: F401  (their consumers deliver email and webhooks)
     from trustdesk.oncall import jobs as oncall_jobs
@@ -64,7 +65,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None, 
             runner = OutboxRunner(factory, clock, poll_seconds=settings.outbox_poll_seconds,
                                   max_attempts=settings.outbox_max_attempts,
                                   periodic=case_jobs.PERIODIC + routing_jobs.PERIODIC + sla_jobs.PERIODIC
-                                  + oncall_jobs.PERIODIC)
+                                  + oncall_jobs.PERIODIC + appeal_reversals.PERIODIC)
             runner.start()
         elif mode == "inline":
             on_outbox_commit(lambda: deliver_pending(factory, clock, max_attempts=settings.outbox_max_attempts))
@@ -84,6 +85,9 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None, 
     problems.install(app)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_request_bytes)
 
+    from trustdesk.appeals import api as appeals_api
+    from trustdesk.appeals import help_pages as appeals_help_pages
+    from trustdesk.appeals import pages as appeals_pages
     from trustdesk.assist import api as assist_api
     from trustdesk.assist import pages as assist_pages
     from trustdesk.assist import template_api, template_pages
@@ -108,11 +112,12 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None, 
 
     api_routers = (web_api.router, cases_api.router, directory_api.router, catalogue_api.router,
                    routing_api.router, sla_api.router, oncall_api.router,
-                   knowledge_api.router, feedback_api.router, assist_api.router, template_api.router)
+                   knowledge_api.router, feedback_api.router, assist_api.router, template_api.router,
+                   appeals_api.router)
     page_routers = (web_pages.router, cases_pages.router, cases_pages.help_router, directory_pages.router,
                     catalogue_pages.router, routing_pages.router, sla_pages.router, oncall_pages.router,
                     knowledge_pages.router, knowledge_console.router, assist_pages.router, template_pages.router,
-                    knowledge_gaps.router)
+                    knowledge_gaps.router, appeals_pages.router, appeals_help_pages.help_router)
     for router in api_routers:
         app.include_router(router, prefix="/api/v1")
     for router in page_routers:

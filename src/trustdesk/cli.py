@@ -10,6 +10,7 @@ import typer
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from trustdesk.appeals import cli as appeals_cli
 from trustdesk.core.clock import SystemClock
 from trustdesk.core.db import make_engine, make_session_factory, transaction
 from trustdesk.core.identity import Actor
@@ -37,6 +38,8 @@ sla_app = typer.Typer(help="Service levels: a case's clocks.", no_args_is_help=T
 app.add_typer(sla_app, name="sla")
 app.add_typer(oncall_cli.app, name="oncall")
 app.add_typer(kb_cli.app, name="kb")
+app.add_typer(appeals_cli.app, name="appeals")
+app.add_typer(appeals_cli.market_app, name="market")
 
 
 def _factory() -> sessionmaker[Session]:

@@ -51,5 +51,5 @@ def test_readiness_notices_a_rule_that_sends_appeals_out_of_the_appeals_tier(
     draft = routing.save_draft(db, rules, author=aw.actor("lead"), now=clock.now())
     routing.publish(db, draft, publisher=aw.actor("admin"), now=clock.now())
     readiness = markets.check(db, aw.market, settings=settings, now=clock.now())
-    assert [gap.area for gap in readiness.gaps] == ["routing"] * 4
-    assert "land in queue t2-orders (t2 team), not an appeals queue" in readiness.gaps[0].what
+    assert [gap.area for gap in readiness.gaps] == ["routing"] * 8  # 4 kinds of decision x es, en
+    assert "in es land in queue t2-orders (t2 team), not an appeals queue" in readiness.gaps[0].what

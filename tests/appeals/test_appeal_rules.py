@@ -88,6 +88,8 @@ def test_a_decided_appeal_is_not_appealed_again_but_a_withdrawn_one_may_be_filed
     first = make_decision(db, aw, now=clock.now(), external_id="dec-withdrawn")
     withdrawn = make_appeal(db, aw, first, now=clock.now(), settings=settings)
     service.withdraw_appeal(db, withdrawn, actor=aw.seller, now=clock.now())
+    withdrawn_case = db.get(Case, withdrawn.case_id)
+    assert withdrawn_case is not None and withdrawn_case.status == Status.SOLVED.value  # off the queue
     again = make_appeal(db, aw, first, now=clock.now() + timedelta(hours=1), settings=settings)
     assert again.id != withdrawn.id
     second = make_decision(db, aw, now=clock.now(), external_id="dec-decided")

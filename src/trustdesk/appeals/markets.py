@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session
 
 from trustdesk.appeals import repository, reversals
 from trustdesk.appeals.models import ItemKind, MarketAppealSettings, Outcome
-from trustdesk.appeals.service import APPEAL_TOPICS, check_window_months, record_event
+from trustdesk.appeals.service import APPEAL_TOPICS, DSA_MIN_WINDOW_MONTHS, check_window_months, record_event
 from trustdesk.core.errors import Conflict, Invalid
 from trustdesk.core.events import EventActor
 from trustdesk.core.identity import User
@@ -58,10 +58,18 @@ class Readiness:
 
 def configure(session: Session, market: Market, *, languages: Sequence[str], window_months: int,
               dsa_applies: bool, human_review_required: bool, qa_sample_percent: int,
-              out_of_court: dict[str, str], misuse_threshold: int = 3, misuse_window_days: int = 180,
-              misuse_max_suspension_days: int = 90, actor: EventActor, now: datetime) -> MarketAppealSettings:
+              out_of_court: dict[str, str], misuse_threshold: int | None = None,
+              misuse_window_days: int | None = None, misuse_max_suspension_days: int | None = None,
+              actor: EventActor, now: datetime) -> MarketAppealSettings:
     """Create or change ``market``'s appeals settings; where the DSA applies, a window under six months
-    and decisions without human review are refused."""
+    and decisions without human review are refused. Misuse settings left out keep their value (or
+    the defaults: 3 appeals in 180 days, suspensions of at most 90 days)."""
+    row = repository.market_settings(session, market.id)
+    misuse_threshold = misuse_threshold if misuse_threshold is not None else (row.misuse_threshold if row else 3)
+    misuse_window_days = (misuse_window_days if misuse_window_days is not None
+                          else (row.misuse_window_days if row else 180))
+    misuse_max_suspension_days = (misuse_max_suspension_days if misuse_max_suspension_days is not None
+                                  else (row.misuse_max_suspension_days if row else 90))
     check_window_months(window_months, dsa_applies=dsa_applies)
     if dsa_applies and not human_review_required:
         raise Invalid("where the DSA applies, appeals are decided under the supervision of qualified staff, "
@@ -83,7 +91,6 @@ def configure(session: Session, market: Market, *, languages: Sequence[str], win
     for key, value in texts.items():
         if len(value) > 4000:
             raise Invalid("an out-of-court text holds at most 4,000 characters", field=f"out_of_court.{key}")
-    row = repository.market_settings(session, market.id)
     if row is None:
         row = MarketAppealSettings(market_id=market.id, is_open=False, created_at=now, opened_at=None,
                                    out_of_court={}, languages=[])
@@ -113,7 +120,7 @@ def check(session: Session, market: Market, *, settings: Settings | None, now: d
                                       f"trustdesk market configure {market.code} (or the console's Markets page)")], 1)
     if not row.languages:
         gaps.append(Gap("settings", "no language is chosen for appeals", "set the market's appeal languages"))
-    if row.dsa_applies and row.window_months < 6:
+    if row.dsa_applies and row.window_months < DSA_MIN_WINDOW_MONTHS:
         gaps.append(Gap("settings", f"the window is {row.window_months} months; the DSA asks for at least 6",
                         "set window_months to 6 or more"))
     if row.dsa_applies and not row.human_review_required:
@@ -142,7 +149,7 @@ def check(session: Session, market: Market, *, settings: Settings | None, now: d
                                              f"{policy.name} ({policy.key})",
                                 f"qualify a reviewer for {policy.key} who speaks {language}"))
     gaps.extend(_routing_gaps(session, market, row, settings, now))
-    checked += 2 * len(APPEAL_TOPICS)
+    checked += 2 * len(APPEAL_TOPICS) * max(1, len(row.languages))
     checked += 1
     if not reversals.has_receiver(session):
         gaps.append(Gap("reversals", "no webhook endpoint receives enforcement.reversal_requested: an overturn "
@@ -163,38 +170,47 @@ def _appeal_reviewers(session: Session) -> dict[int, list[str]]:
 
 def _routing_gaps(session: Session, market: Market, row: MarketAppealSettings, settings: Settings | None,
                   now: datetime) -> list[Gap]:
-    """Route a would-be appeal of each kind (in a savepoint: nothing is kept) and look where it lands."""
+    """Route a would-be appeal of each kind in each appeal language and look where it lands."""
+    gaps = []
+    for item_kind, topic in APPEAL_TOPICS.items():
+        for language in row.languages or [market.default_language]:
+            gap = _routing_gap(session, market, item_kind, topic, language, settings, now)
+            if gap is not None:
+                gaps.append(gap)
+    return gaps
+
+
+def _routing_gap(session: Session, market: Market, item_kind: str, topic: str, language: str,
+                 settings: Settings | None, now: datetime) -> Gap | None:
+    """Where an appeal of ``item_kind`` in ``language`` would go (routed in a savepoint: nothing is kept),
+    and whether an SLA policy gives it a resolution target there."""
     from trustdesk.core.settings import get_settings
 
-    gaps: list[Gap] = []
-    language = row.languages[0] if row.languages else market.default_language
-    for item_kind, topic in APPEAL_TOPICS.items():
-        arrival = routing.Arrival(channel="appeal_form", market=market, party_kind=PARTY_KIND_OF_ITEM[item_kind],
-                                  language=language, subject="Appeal", body="Readiness check", topic=topic,
-                                  custom_fields={"item_kind": item_kind})
-        queue: Queue | None = None
-        savepoint = session.begin_nested()
-        try:
-            queue = routing.route(session, arrival, settings=settings or get_settings(), now=now).queue
-        except (Invalid, Conflict):
-            queue = None
-        finally:
-            savepoint.rollback()
-        team = session.get(Team, queue.team_id) if queue is not None else None
-        if queue is None or team is None or team.tier != Tier.APPEALS.value or not queue.is_active:
-            where = f"queue {queue.key} ({team.tier if team else '?'} team)" if queue is not None else "no queue"
-            gaps.append(Gap("routing", f"{item_kind} appeals ({topic}) land in {where}, not an appeals queue",
-                            f"add a catalogue entry or rule sending {topic} in {market.code} to an appeals queue"))
-            continue
-        facts = sla.CaseFacts(market=market.code, channel="appeal_form", priority="normal",
-                              party_kind=PARTY_KIND_OF_ITEM[item_kind], tier=team.tier, topic=topic)
-        policy = sla.matching_policy(session, facts)
-        targets: dict[str, Any] = (policy.targets.get("normal") or {}) if policy is not None else {}
-        if policy is None or "resolution" not in targets:
-            gaps.append(Gap("sla", f"{item_kind} appeals in {market.code} get no resolution target "
-                                   f"({'no SLA policy' if policy is None else 'policy ' + policy.key})",
-                            "add an SLA policy with a resolution target for appeal-form cases"))
-    return gaps
+    arrival = routing.Arrival(channel="appeal_form", market=market, party_kind=PARTY_KIND_OF_ITEM[item_kind],
+                              language=language, subject="Appeal", body="Readiness check", topic=topic,
+                              custom_fields={"item_kind": item_kind})
+    queue: Queue | None = None
+    savepoint = session.begin_nested()
+    try:
+        queue = routing.route(session, arrival, settings=settings or get_settings(), now=now).queue
+    except (Invalid, Conflict):
+        queue = None
+    finally:
+        savepoint.rollback()
+    team = session.get(Team, queue.team_id) if queue is not None else None
+    if queue is None or team is None or team.tier != Tier.APPEALS.value or not queue.is_active:
+        where = f"queue {queue.key} ({team.tier if team else '?'} team)" if queue is not None else "no queue"
+        return Gap("routing", f"{item_kind} appeals ({topic}) in {language} land in {where}, not an appeals queue",
+                   f"add a catalogue entry or rule sending {topic} in {market.code} to an appeals queue")
+    facts = sla.CaseFacts(market=market.code, channel="appeal_form", priority="normal",
+                          party_kind=PARTY_KIND_OF_ITEM[item_kind], tier=team.tier, topic=topic)
+    policy = sla.matching_policy(session, facts)
+    targets: dict[str, Any] = (policy.targets.get("normal") or {}) if policy is not None else {}
+    if policy is None or "resolution" not in targets:
+        return Gap("sla", f"{item_kind} appeals in {market.code} ({language}) get no resolution target "
+                          f"({'no SLA policy' if policy is None else 'policy ' + policy.key})",
+                   "add an SLA policy with a resolution target for appeal-form cases")
+    return None
 
 
 def open_market(session: Session, market: Market, *, actor: EventActor, settings: Settings | None,

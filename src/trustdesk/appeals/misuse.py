@@ -4,7 +4,8 @@ appeals is first warned, and may then be suspended from appealing for a reasonab
 Both steps are a person's decision, taken case by case with the reasons recorded (Art. 23(3) asks
 for an assessment of the facts, not an automatic trigger). TrustDesk says who is eligible: a warning
 needs ``misuse_threshold`` manifestly unfounded appeals within ``misuse_window_days``; a suspension
-needs a prior warning and ``misuse_threshold`` more of them decided after it. A suspension lasts at
+needs a prior warning and ``misuse_threshold`` more of them decided after it (after the last suspension,
+for the next one). A suspension lasts at
 most ``misuse_max_suspension_days``; while it runs, new appeals from the party are refused.
 """
 
@@ -64,8 +65,11 @@ def status(session: Session, party: Party, *, now: datetime) -> MisuseStatus:
     warning = warnings[-1] if warnings else None
     since_warning: Sequence[Appeal] = ()
     if warning is not None:
-        since_warning = [a for a in repository.manifestly_unfounded(session, party.id, since=warning.starts_at)
-                         if a.decided_at is not None and a.decided_at > warning.starts_at]
+        # What a suspension rests on: the unfounded appeals decided after the latest measure (the
+        # warning, or the last suspension), so the same appeals never justify two suspensions.
+        latest = measures[-1].starts_at
+        since_warning = [a for a in repository.manifestly_unfounded(session, party.id, since=latest)
+                         if a.decided_at is not None and a.decided_at > latest]
     return MisuseStatus(party=party, unfounded=unfounded, warning=warning, unfounded_since_warning=since_warning,
                         suspension=repository.active_suspension(session, party.id, now),
                         threshold=settings.misuse_threshold)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import Row, func, select
 from sqlalchemy.orm import Session
 
 from trustdesk.appeals.models import (
@@ -13,6 +13,7 @@ from trustdesk.appeals.models import (
     AppealStatus,
     DecisionTemplate,
     DetectionSource,
+    Dispute,
     EnforcementDecision,
     EnforcementPolicy,
     MarketAppealSettings,
@@ -20,9 +21,11 @@ from trustdesk.appeals.models import (
     MisuseMeasure,
     QaReview,
     Reversal,
+    ReversalStatus,
     ReviewerQualification,
 )
 from trustdesk.cases.models import Party
+from trustdesk.directory.models import Market
 
 
 def policy_by_key(session: Session, key: str) -> EnforcementPolicy | None:
@@ -117,7 +120,7 @@ def reversal_by_webhook_id(session: Session, webhook_id: str) -> Reversal | None
 def unconfirmed_reversals(session: Session, *, sent_before: datetime, limit: int = 200) -> Sequence[Reversal]:
     """Reversals still waiting for their confirmation whose last send is older than ``sent_before``."""
     return session.scalars(
-        select(Reversal).where(Reversal.status == "requested",
+        select(Reversal).where(Reversal.status == ReversalStatus.REQUESTED.value,
                                (Reversal.last_sent_at.is_(None)) | (Reversal.last_sent_at < sent_before))
         .order_by(Reversal.id).limit(limit)
     ).all()
@@ -152,3 +155,38 @@ def active_suspension(session: Session, party_id: int, now: datetime) -> MisuseM
 
 def count_open_appeals(session: Session) -> int:
     return int(session.scalar(select(func.count(Appeal.id)).where(Appeal.status == AppealStatus.OPEN.value)) or 0)
+
+
+def list_appeals(session: Session, *, status: str | None = None, market: str | None = None,
+                 policy: str | None = None, before_id: int | None = None,
+                 limit: int = 50) -> list[Row[Appeal, str, str, str]]:
+    """Appeals, newest first, with their market code, policy key and decision's external id."""
+    query = (select(Appeal, Market.code, EnforcementPolicy.key, EnforcementDecision.external_id)
+             .join(Market, Market.id == Appeal.market_id)
+             .join(EnforcementPolicy, EnforcementPolicy.id == Appeal.policy_id)
+             .join(EnforcementDecision, EnforcementDecision.id == Appeal.decision_id))
+    if status is not None:
+        query = query.where(Appeal.status == status)
+    if market is not None:
+        query = query.where(Market.code == market)
+    if policy is not None:
+        query = query.where(EnforcementPolicy.key == policy)
+    if before_id is not None:
+        query = query.where(Appeal.id < before_id)
+    return list(session.execute(query.order_by(Appeal.id.desc()).limit(limit)).all())
+
+
+def pending_qa_reviews(session: Session, *, limit: int = 200) -> list[Row[QaReview, Appeal, str, str, str]]:
+    """Second reviews waiting, oldest sample first, with the appeal's market, policy and decision."""
+    return list(session.execute(
+        select(QaReview, Appeal, Market.code, EnforcementPolicy.key, EnforcementDecision.external_id)
+        .join(Appeal, Appeal.id == QaReview.appeal_id)
+        .join(Market, Market.id == Appeal.market_id)
+        .join(EnforcementPolicy, EnforcementPolicy.id == Appeal.policy_id)
+        .join(EnforcementDecision, EnforcementDecision.id == Appeal.decision_id)
+        .where(QaReview.status == "pending").order_by(QaReview.sampled_at, QaReview.id).limit(limit)
+    ).all())
+
+
+def disputes_of(session: Session, appeal_id: int) -> Sequence[Dispute]:
+    return session.scalars(select(Dispute).where(Dispute.appeal_id == appeal_id).order_by(Dispute.id)).all()

@@ -26,7 +26,7 @@ from trustdesk.core.db import transaction
 from trustdesk.core.errors import Conflict, NotFound
 from trustdesk.core.events import EventActor
 from trustdesk.core.notifications import holders_of, notify
-from trustdesk.core.outbox import enqueue
+from trustdesk.core.outbox import PeriodicJob, enqueue
 from trustdesk.core.permissions import Perm
 from trustdesk.core.webhooks import DELIVER_TOPIC, WebhookEndpoint, body_for
 from trustdesk.directory.models import Market
@@ -140,4 +140,4 @@ def resend_job(factory: sessionmaker[Session], clock: Clock) -> int:
         return resend_unconfirmed(session, now=clock.now())
 
 
-PERIODIC = ((300.0, resend_job),)
+PERIODIC: list[tuple[float, PeriodicJob]] = [(300.0, resend_job)]  # a list like every domain's: create_app adds them

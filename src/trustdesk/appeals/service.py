@@ -21,6 +21,7 @@ from datetime import date, datetime
 from typing import Any
 
 from dateutil.relativedelta import relativedelta
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from trustdesk.appeals import repository, sor
@@ -297,7 +298,7 @@ def check_may_appeal(session: Session, decision: EnforcementDecision, *, now: da
 def file_appeal(session: Session, new: NewAppeal, *, actor: EventActor, settings: Settings,
                 now: datetime) -> Filed:
     decision = new.decision
-    check_may_appeal(session, decision, now=now)
+    market_settings = check_may_appeal(session, decision, now=now)
     market = session.get(Market, decision.market_id)
     party = session.get(Party, decision.party_id)
     policy = session.get(EnforcementPolicy, decision.policy_id)
@@ -311,7 +312,6 @@ def file_appeal(session: Session, new: NewAppeal, *, actor: EventActor, settings
                        "item_kind": decision.item_kind, "appeal_reason": new.reason.value},
         attachments=new.attachments,
     ), actor=actor, settings=settings, now=now)
-    market_settings = settings_for(session, market)
     appeal = Appeal(
         decision_id=decision.id, case_id=opened.case.id, party_id=party.id, market_id=market.id,
         policy_id=policy.id, reason=new.reason.value, status=AppealStatus.OPEN.value, filed_at=now,
@@ -319,8 +319,12 @@ def file_appeal(session: Session, new: NewAppeal, *, actor: EventActor, settings
         decision_letter=None, decider_user_id=None, decider_kind=None, manifestly_unfounded=False, decided_at=None,
         created_at=now, updated_at=now,
     )
-    session.add(appeal)
-    session.flush()
+    try:
+        with session.begin_nested():  # a twin filed at the same moment meets the partial unique index
+            session.add(appeal)
+            session.flush()
+    except IntegrityError as exc:
+        raise Conflict("this decision has an open appeal already; add to it instead", field="decision") from exc
     appeal.reference = f"AP-{now.year}-{appeal.id:06d}"
     record_event(session, "appeal.filed", actor, now, {
         "reference": appeal.reference, "case_id": opened.case.id, "reason": appeal.reason, "market": market.code,
@@ -464,4 +468,8 @@ def withdraw_appeal(session: Session, appeal: Appeal, *, actor: EventActor, now:
     appeal.status, appeal.updated_at = AppealStatus.WITHDRAWN.value, now
     record_event(session, "appeal.withdrawn", actor, now, {"reference": appeal.reference},
                  decision_id=appeal.decision_id, appeal_id=appeal.id, party_id=appeal.party_id)
+    case = session.get(Case, appeal.case_id, with_for_update=True)
+    assert case is not None
+    if Status(case.status) not in (Status.SOLVED, Status.CLOSED):  # nothing left to work: off the queue
+        cases.change_status(session, case, Status.SOLVED, actor=actor, now=now, reason="appeal_withdrawn")
     return appeal

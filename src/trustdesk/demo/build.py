@@ -3,7 +3,9 @@
 What it builds (see ``catalog.py``): four markets in three time zones and three languages, two
 BPO vendors, Tier 1/Tier 2/appeals/oncall/internal teams with their queues, ~45 staff with demo
 logins, thousands of customers, internal request types, and about ``case_count`` cases played
-through the case services (``planner.py`` plans them, ``writer.py`` writes them).
+through the case services (``planner.py`` plans them, ``writer.py`` writes them). After the cases,
+``appeals.py`` sets up appeals (policies, sources, letters, markets) and writes, in bulk, the
+decisions and appeals the appeal cases are about.
 
 Deterministic: the same seed gives the same customers, the same sequence of cases and the same
 threads; times are laid on the last 90 days before the build (``timeline.py``).
@@ -35,6 +37,7 @@ from trustdesk.core.db import transaction
 from trustdesk.core.events import CaseEvent
 from trustdesk.core.identity import User
 from trustdesk.core.settings import Settings, get_settings
+from trustdesk.demo import appeals as demo_appeals
 from trustdesk.demo.batching import HistorySession
 from trustdesk.demo.bitext import find_data_dir, load_utterances
 from trustdesk.demo.bot_history import ensure_bot_history
@@ -95,6 +98,7 @@ class DemoSummary:
     history: tuple[datetime, datetime] | None
     note: str = ""
     logins: tuple[LoginRow, ...] = field(default=LOGINS)
+    appeals: demo_appeals.AppealsFigures | None = None
 
     def describe(self) -> str:
         c = self.counts
@@ -119,6 +123,8 @@ class DemoSummary:
         lines.append(f"Messages {c['messages']:,} · events {c['events']:,} · rerouted cases "
                      f"{c['rerouted_cases']:,} ({reroute_share:.1f}%) · unassigned open work "
                      f"{c['unassigned_open']:,} · case links {c['links']:,}")
+        if self.appeals is not None:
+            lines.append(self.appeals.describe())
         lines.append("")
         lines.append(f"Demo logins (password for all: {DEMO_PASSWORD})")
         width = max(len(row.email) for row in self.logins)
@@ -218,6 +224,15 @@ def build_demo(factory: sessionmaker[Session], clock: Clock, *, seed: int = 7, c
     if written:
         with transaction(factory) as session:
             sla_timers.refresh_open(session)
+    # Appeals come after the cases they belong to: the set-up, then one bulk write of their history.
+    with transaction(factory) as session:
+        created += demo_appeals.ensure_appeals_setup(session, now=now, settings=settings)
+    appealed_started = time.perf_counter()
+    with transaction(factory) as session:
+        appealed = demo_appeals.ensure_appeal_history(session, now=now, seed=seed)
+    if appealed:
+        say(f"appeals: {appealed:,} appeals and their decisions written in "
+            f"{time.perf_counter() - appealed_started:.1f} s")
     with transaction(factory) as session:
         talked = ensure_bot_history(session, data_dir=data_dir or find_data_dir(), now=now, seed=seed,
                                     settings=settings, case_count=case_count)
@@ -228,8 +243,9 @@ def build_demo(factory: sessionmaker[Session], clock: Clock, *, seed: int = 7, c
     if trained:
         say(trained)
     with transaction(factory) as session:
-        summary = summarize(session, seed=seed, now=now, changed=bool(created or written or trained or talked),
-                            seconds=time.perf_counter() - started, note=note)
+        changed = bool(created or written or trained or talked or appealed)
+        summary = summarize(session, seed=seed, now=now, changed=changed, seconds=time.perf_counter() - started,
+                            note=note)
     return summary
 
 
@@ -266,5 +282,6 @@ def summarize(session: Session, *, seed: int, now: datetime, changed: bool, seco
                                   .where(Case.party_id.in_(demo_parties))).one()
     history = (first, last) if first is not None and last is not None else None
     return DemoSummary(changed=changed, seed=seed, seconds=seconds, now=now, counts=counts,
-                       cases_by_status=by_status, teams_by_tier=by_tier, markets=markets, history=history, note=note)
+                       cases_by_status=by_status, teams_by_tier=by_tier, markets=markets, history=history, note=note,
+                       appeals=demo_appeals.figures(session, now=now))
 

@@ -260,6 +260,10 @@ def console_nav(session: Session, actor: Actor) -> dict[str, Any]:
         more.append(NavItem("Service levels", "/console/sla/policies", "sla"))
     if actor.can(Perm.ONCALL_READ):
         more.append(NavItem("Oncall", "/console/oncall", "oncall"))
+    if actor.can(Perm.APPEALS_READ) and actor.vendor_id is None:  # in-house: enforcement decisions
+        from trustdesk.appeals.repository import count_open_appeals
+
+        more.append(NavItem("Appeals", "/console/appeals", "appeals", count_open_appeals(session), "open"))
     if actor.can(Perm.KB_EDIT) and actor.vendor_id is None:  # in-house: articles serve every market
         more.append(NavItem("Knowledge base", "/console/kb", "kb"))
     if actor.can(Perm.TEMPLATES_EDIT):

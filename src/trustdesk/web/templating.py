@@ -18,7 +18,8 @@ PACKAGE_ROOT = Path(__file__).resolve().parent.parent
 TEMPLATE_DIRS = [PACKAGE_ROOT / "web" / "templates", PACKAGE_ROOT / "cases" / "templates",
                  PACKAGE_ROOT / "directory" / "templates", PACKAGE_ROOT / "routing" / "templates",
                  PACKAGE_ROOT / "sla" / "templates", PACKAGE_ROOT / "oncall" / "templates",
-                 PACKAGE_ROOT / "knowledge" / "templates", PACKAGE_ROOT / "assist" / "templates"]
+                 PACKAGE_ROOT / "knowledge" / "templates", PACKAGE_ROOT / "assist" / "templates",
+                 PACKAGE_ROOT / "appeals" / "templates"]
 
 templates = Jinja2Templates(directory=str(TEMPLATE_DIRS[0]))
 templates.env.loader = ChoiceLoader([FileSystemLoader(str(d)) for d in TEMPLATE_DIRS if d.exists()])
