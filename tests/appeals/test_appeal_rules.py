@@ -256,3 +256,24 @@ def test_a_decision_with_a_bad_statement_of_reasons_is_refused_naming_the_field(
         make_decision(db, aw, now=clock.now(), external_id="dec-early", notified_at=clock.now() - timedelta(days=3),
                       decided_at=clock.now() - timedelta(days=1))
     assert early.value.field == "notified_at"
+
+
+def test_a_vendors_staff_never_decide_and_appeals_come_in_the_markets_languages(
+        db: Session, aw: AppealsWorld, clock: FrozenClock, settings: Settings) -> None:
+    import dataclasses
+
+    from trustdesk.appeals.models import AppealReason
+    from trustdesk.core.permissions import Perm
+
+    decision = make_decision(db, aw, now=clock.now())
+    with pytest.raises(Invalid) as language:
+        service.file_appeal(db, service.NewAppeal(decision=decision, reason=AppealReason.OTHER,
+                                                  statement="Saya keberatan.", language="id"),
+                            actor=aw.seller, settings=settings, now=clock.now())
+    assert language.value.field == "language"
+    appeal = make_appeal(db, aw, decision, now=clock.now(), settings=settings)
+    vendor_reviewer = dataclasses.replace(aw.reviewer, vendor_id=aw.world.vendor_a.id,
+                                          permissions=aw.reviewer.permissions | {Perm.APPEALS_DECIDE})
+    with pytest.raises(Forbidden) as vendor:
+        service.check_may_decide(db, appeal, vendor_reviewer)
+    assert vendor.value.field == "reviewer"

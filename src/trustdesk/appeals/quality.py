@@ -59,6 +59,8 @@ def sample(session: Session, appeal: Appeal, *, actor: EventActor, now: datetime
 def check_may_review(session: Session, review: QaReview, appeal: Appeal, actor: Actor) -> None:
     if not actor.can(Perm.APPEALS_QA):
         raise Forbidden("second reviews need the appeals.qa permission")
+    if actor.vendor_id is not None:
+        raise Forbidden("second reviews are the platform's own staff's", field="reviewer")
     if review.status != QaStatus.PENDING.value:
         raise Conflict(f"the second review of {appeal.reference} is done", field="appeal")
     if appeal.decider_user_id == actor.user_id:

@@ -277,6 +277,10 @@ def check_may_appeal(session: Session, decision: EnforcementDecision, *, now: da
     settings = settings_for(session, market)
     if not settings.is_open:
         raise Conflict(f"appeals in {market.code} are not open yet", field="market")
+    suspension = repository.active_suspension(session, decision.party_id, now)
+    if suspension is not None and suspension.ends_at is not None:
+        raise Forbidden(f"appeals from this account are suspended until {suspension.ends_at:%Y-%m-%d} "
+                        f"(DSA Art. 23): {suspension.reasons}", field="decision")
     if now > window_end(decision, settings):
         raise Conflict(f"the appeal window closed on {window_end(decision, settings):%Y-%m-%d} "
                        f"({settings.window_months} months from the notification)", field="decision")
@@ -288,10 +292,6 @@ def check_may_appeal(session: Session, decision: EnforcementDecision, *, now: da
         raise Conflict(f"the appeal against this decision was decided on {decided[-1].decided_at:%Y-%m-%d}; it can "
                        "go to an out-of-court dispute settlement body or a court, not to a second appeal",
                        field="decision")
-    suspension = repository.active_suspension(session, decision.party_id, now)
-    if suspension is not None and suspension.ends_at is not None:
-        raise Forbidden(f"appeals from this account are suspended until {suspension.ends_at:%Y-%m-%d} "
-                        f"(DSA Art. 23): {suspension.reasons}", field="decision")
     return settings
 
 
@@ -299,6 +299,9 @@ def file_appeal(session: Session, new: NewAppeal, *, actor: EventActor, settings
                 now: datetime) -> Filed:
     decision = new.decision
     market_settings = check_may_appeal(session, decision, now=now)
+    if new.language is not None and new.language not in market_settings.languages:
+        raise Invalid(f"appeals in this market are handled in {', '.join(market_settings.languages)}",
+                      field="language")
     market = session.get(Market, decision.market_id)
     party = session.get(Party, decision.party_id)
     policy = session.get(EnforcementPolicy, decision.policy_id)
@@ -344,6 +347,8 @@ def check_may_decide(session: Session, appeal: Appeal, actor: Actor, *, decider_
         raise Conflict(f"appeal {appeal.reference} is {appeal.status}", field="appeal")
     if not actor.can(Perm.APPEALS_DECIDE):
         raise Forbidden("deciding appeals needs the appeals.decide permission")
+    if actor.vendor_id is not None:
+        raise Forbidden("appeals are decided by the platform's own staff, not a vendor's", field="reviewer")
     market = session.get(Market, appeal.market_id)
     assert market is not None
     market_settings = settings_for(session, market)
