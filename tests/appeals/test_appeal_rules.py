@@ -252,6 +252,9 @@ def test_a_decision_with_a_bad_statement_of_reasons_is_refused_naming_the_field(
     with pytest.raises(Invalid) as automated:
         make_decision(db, aw, now=clock.now(), external_id="dec-auto", source=aw.model, automated_detection="No")
     assert automated.value.field == "statement.automated_detection"
+    with pytest.raises(Invalid) as by_people:
+        make_decision(db, aw, now=clock.now(), external_id="dec-people", automated_detection="Yes")
+    assert by_people.value.field == "statement.automated_detection"
     with pytest.raises(Invalid) as early:
         make_decision(db, aw, now=clock.now(), external_id="dec-early", notified_at=clock.now() - timedelta(days=3),
                       decided_at=clock.now() - timedelta(days=1))

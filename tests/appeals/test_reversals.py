@@ -129,3 +129,22 @@ def test_an_upheld_decision_sends_nothing(factory: sessionmaker[Session], world:
         assert session.scalars(select(Reversal)).first() is None
     deliver_pending(factory, clock)
     assert receiver.requests == []
+
+
+def test_resending_stops_after_the_last_send_and_the_admins_were_told(
+        factory: sessionmaker[Session], world: World, clock: FrozenClock, settings: Settings,
+        receiver: Receiver) -> None:
+    from trustdesk.core.notifications import Notification
+
+    appeal_id = _overturned(factory, world, clock, settings, receiver)
+    resent = 0
+    for _ in range(reversals.MAX_SENDS + 3):
+        clock.advance(reversals.RESEND_AFTER)
+        with transaction(factory) as session:
+            resent += reversals.resend_unconfirmed(session, now=clock.now())
+    assert resent == reversals.MAX_SENDS - 1  # the first send was the overturn's own
+    reversal = _reversal(factory, appeal_id)
+    assert reversal.sends == reversals.MAX_SENDS and reversal.status == ReversalStatus.REQUESTED.value
+    with transaction(factory) as session:
+        alerts = session.scalars(select(Notification).where(Notification.kind == "appeals.reversal_unconfirmed")).all()
+        assert alerts and {a.user_id for a in alerts} == {world.users["lead"].id}

@@ -3,7 +3,6 @@ misuse measures and out-of-court disputes. Parse, authorize (``access``), call t
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -49,7 +48,6 @@ from trustdesk.appeals.schemas import (
     WarningIn,
 )
 from trustdesk.cases.models import Party
-from trustdesk.core import idempotency
 from trustdesk.core.db import MAX_ID
 from trustdesk.core.errors import Conflict, Forbidden
 from trustdesk.core.identity import Actor, User
@@ -58,7 +56,7 @@ from trustdesk.core.schemas import PRINTABLE
 from trustdesk.directory import service as directory
 from trustdesk.directory.models import Market
 from trustdesk.web.deps import ClockDep, Requires, SessionDep, SettingsDep
-from trustdesk.web.responses import ModelResponse
+from trustdesk.web.responses import ModelResponse, once_per_key
 
 router = APIRouter(tags=["appeals"])
 IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key")]
@@ -72,26 +70,6 @@ Reader = Annotated[Actor, Depends(Requires(Perm.APPEALS_READ, Perm.APPEAL_FILE))
 Decider = Annotated[Actor, Depends(Requires(Perm.APPEALS_DECIDE))]
 QaReviewer = Annotated[Actor, Depends(Requires(Perm.APPEALS_QA, in_house=True))]
 Admin = Annotated[Actor, Depends(Requires(Perm.APPEALS_ADMIN, in_house=True))]
-
-
-def _idempotent(session: Session, actor: Actor, key: str | None, payload: dict[str, Any], now: datetime,
-                work: Callable[[], Response]) -> Response:
-    """Run ``work`` once per (actor, key); a retry returns the first response, byte for byte."""
-    if key is None:
-        return work()
-    key = idempotency.validate_key(key)
-    scope, digest = f"user:{actor.user_id}", idempotency.fingerprint(payload)
-    earlier = idempotency.claim(session, scope, key, digest, now)
-    if earlier is not None:
-        headers = {"Idempotent-Replayed": "true"}
-        if earlier.response.get("location"):
-            headers["Location"] = earlier.response["location"]
-        return Response(earlier.response["raw"], status_code=earlier.status_code, headers=headers,
-                        media_type="application/json")
-    response = work()
-    idempotency.complete(session, scope, key, response.status_code,
-                         {"raw": bytes(response.body).decode(), "location": response.headers.get("location")})
-    return response
 
 
 # ---------------------------------------------------------------- shaping
@@ -194,7 +172,7 @@ def record_decision(body: DecisionIn, session: SessionDep, clock: ClockDep, acto
         return ModelResponse(_decision_out(session, decision, actor, now), status_code=201,
                              headers={"Location": f"/api/v1/enforcement/decisions/{decision.external_id}"})
 
-    return _idempotent(session, actor, idempotency_key, body.model_dump(mode="json"), now, work)
+    return once_per_key(session, actor, idempotency_key, body.model_dump(mode="json"), now, work)
 
 
 @router.get("/enforcement/decisions/{external_id}", response_model=StaffDecisionOut | DecisionOut,
@@ -249,7 +227,7 @@ def file_appeal(body: AppealIn, session: SessionDep, clock: ClockDep, settings: 
         return ModelResponse(_appeal_out(session, filed.appeal, staff=False), status_code=201,
                              headers={"Location": f"/api/v1/appeals/{filed.appeal.id}"})
 
-    return _idempotent(session, actor, idempotency_key, body.model_dump(mode="json"), now, work)
+    return once_per_key(session, actor, idempotency_key, body.model_dump(mode="json"), now, work)
 
 
 @router.get("/appeals", response_model=AppealPage, summary="List appeals, newest first")

@@ -34,6 +34,7 @@ from trustdesk.cases import repository as cases_repository
 from trustdesk.cases.models import Attachment, Case, Message, Party
 from trustdesk.core.errors import Conflict, DomainError, Forbidden, NotFound
 from trustdesk.core.identity import Actor, User
+from trustdesk.core.permissions import Perm
 from trustdesk.directory import page_queries as directory_queries
 from trustdesk.directory.models import Market
 from trustdesk.sla import timers as sla_timers
@@ -528,3 +529,31 @@ def user_display(session: Session, user_id: int | None) -> str | None:
         return None
     user = session.get(User, user_id)
     return user.display_name if user else None
+
+
+@dataclass(frozen=True)
+class CasePanel:
+    """What the case page says about the appeal a case carries (for in-house appeals staff)."""
+
+    appeal_id: int
+    reference: str
+    status: str
+    outcome: str | None
+    decision_ref: str
+    policy: str
+    deadline_at: datetime
+
+
+def case_panel(session: Session, actor: Actor, case_id: int) -> CasePanel | None:
+    """The appeal behind ``case_id``, or None when there is none or the actor does not work appeals."""
+    if actor.vendor_id is not None or not actor.can(Perm.APPEALS_READ):
+        return None
+    appeal = repository.appeal_of_case(session, case_id)
+    if appeal is None:
+        return None
+    decision = session.get(EnforcementDecision, appeal.decision_id)
+    policy = session.get(EnforcementPolicy, appeal.policy_id)
+    assert decision is not None and policy is not None
+    return CasePanel(appeal_id=appeal.id, reference=appeal.reference or "", status=appeal.status,
+                     outcome=appeal.outcome, decision_ref=decision.external_id, policy=policy.name,
+                     deadline_at=appeal.deadline_at)

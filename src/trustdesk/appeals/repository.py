@@ -117,11 +117,13 @@ def reversal_by_webhook_id(session: Session, webhook_id: str) -> Reversal | None
     return session.scalar(select(Reversal).where(Reversal.webhook_id == webhook_id))
 
 
-def unconfirmed_reversals(session: Session, *, sent_before: datetime, limit: int = 200) -> Sequence[Reversal]:
-    """Reversals still waiting for their confirmation whose last send is older than ``sent_before``."""
+def unconfirmed_reversals(session: Session, *, sent_before: datetime, max_sends: int,
+                          limit: int = 200) -> Sequence[Reversal]:
+    """Reversals still waiting for their confirmation, sent fewer than ``max_sends`` times, the last
+    time before ``sent_before``."""
     return session.scalars(
-        select(Reversal).where(Reversal.status == ReversalStatus.REQUESTED.value,
-                               (Reversal.last_sent_at.is_(None)) | (Reversal.last_sent_at < sent_before))
+        select(Reversal).where(Reversal.status == ReversalStatus.REQUESTED.value, Reversal.sends < max_sends,
+                               (Reversal.last_sent_at.is_(None)) | (Reversal.last_sent_at <= sent_before))
         .order_by(Reversal.id).limit(limit)
     ).all()
 

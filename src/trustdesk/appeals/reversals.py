@@ -5,8 +5,8 @@ transaction, so neither is lost if the process stops. The webhook id is fixed on
 reused on every delivery (Standard Webhooks: receivers drop repeats by it), so the enforcement system
 sees exactly one reversal however often it is delivered. The outbox retries a delivery that fails;
 a delivered reversal that stays unconfirmed is sent again, same id, every ``RESEND_AFTER`` until the
-enforcement system confirms it (``confirm``) — and the appeals admins hear of it after
-``ALERT_AFTER_SENDS`` sends.
+enforcement system confirms it (``confirm``), at most ``MAX_SENDS`` times; the appeals admins hear of
+it after ``ALERT_AFTER_SENDS`` sends (``send`` by hand goes on after that).
 """
 
 from __future__ import annotations
@@ -34,6 +34,7 @@ from trustdesk.directory.models import Market
 EVENT_TYPE = "enforcement.reversal_requested"
 RESEND_AFTER = timedelta(hours=6)
 ALERT_AFTER_SENDS = 4
+MAX_SENDS = 12  # three days of resends; then it waits for a person (the admins were told at 4)
 ACTIONS: dict[str, str] = {"listing": "restore_listing", "account": "lift_account_restriction",
                            "payout": "release_payout", "content": "restore_content"}
 
@@ -119,7 +120,8 @@ def confirm(session: Session, webhook_id: str, *, reference: str | None, actor: 
 
 def resend_unconfirmed(session: Session, *, now: datetime, limit: int = 200) -> int:
     """Send again every reversal unconfirmed for ``RESEND_AFTER`` since its last send; returns how many."""
-    due = repository.unconfirmed_reversals(session, sent_before=now - RESEND_AFTER, limit=limit)
+    due = repository.unconfirmed_reversals(session, sent_before=now - RESEND_AFTER, max_sends=MAX_SENDS,
+                                           limit=limit)
     resent = 0
     for reversal in due:
         if send(session, reversal, now=now):

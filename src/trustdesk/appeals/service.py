@@ -185,6 +185,9 @@ def record_decision(session: Session, new: NewDecision, *, actor: EventActor, no
     if statement["automated_detection"] == "No" and SourceKind(source.kind) in AUTOMATED_SOURCES:
         raise Invalid(f"source {source.key} is automated ({source.kind}) but automated_detection says No",
                       field="statement.automated_detection")
+    if statement["automated_detection"] == "Yes" and source.kind == SourceKind.HUMAN.value:
+        raise Invalid(f"source {source.key} is people finding content, but automated_detection says Yes",
+                      field="statement.automated_detection")
     party = cases.upsert_party(session, new.market, new.party, now=now)
     decider = user_by_email(session, new.decided_by_email) if new.decided_by_email else None
     decision = EnforcementDecision(

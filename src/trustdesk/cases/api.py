@@ -31,7 +31,6 @@ from trustdesk.cases.schemas import (
     RerouteIn,
     StatusIn,
 )
-from trustdesk.core import idempotency
 from trustdesk.core.db import MAX_ID
 from trustdesk.core.errors import Forbidden, Invalid, PreconditionFailed, PreconditionRequired
 from trustdesk.core.identity import Actor
@@ -39,7 +38,7 @@ from trustdesk.core.permissions import Perm
 from trustdesk.core.schemas import PRINTABLE
 from trustdesk.directory import service as directory
 from trustdesk.web.deps import ClockDep, Requires, SessionDep, SettingsDep
-from trustdesk.web.responses import ModelResponse
+from trustdesk.web.responses import ModelResponse, once_per_key
 
 router = APIRouter(tags=["cases"])
 IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key")]
@@ -57,27 +56,6 @@ def _created_response(session: Any, opened: service.Opened, actor: Actor) -> Mod
     if actor.is_agent:
         headers["ETag"] = views.etag(opened.case)
     return ModelResponse(views.opened_detail(session, opened, actor), status_code=201, headers=headers)
-
-
-def _with_idempotency(session: Any, actor: Actor, key: str | None, payload: dict[str, Any], now: Any,
-                      work: Any) -> Response:
-    """Run ``work`` once per (actor, key); a retry returns the first response, byte for byte."""
-    if key is None:
-        return work()  # type: ignore[no-any-return]
-    key = idempotency.validate_key(key)
-    scope, digest = f"user:{actor.user_id}", idempotency.fingerprint(payload)
-    earlier = idempotency.claim(session, scope, key, digest, now)
-    if earlier is not None:
-        # The body is kept as the text that was sent: PostgreSQL's JSONB would reorder its keys.
-        headers = {"Idempotent-Replayed": "true"}
-        if earlier.response.get("location"):
-            headers["Location"] = earlier.response["location"]
-        return Response(earlier.response["raw"], status_code=earlier.status_code, headers=headers,
-                        media_type="application/json")
-    response: Response = work()
-    idempotency.complete(session, scope, key, response.status_code,
-                         {"raw": bytes(response.body).decode(), "location": response.headers.get("location")})
-    return response
 
 
 @router.post("/cases", status_code=201, response_model=CaseDetailOut | CustomerCaseDetailOut,
@@ -111,7 +89,7 @@ def create_case(body: CaseCreate, session: SessionDep, clock: ClockDep, settings
         ), actor=actor, settings=settings, now=now)
         return _created_response(session, opened, actor)
 
-    return _with_idempotency(session, actor, idempotency_key, body.model_dump(mode="json"), now, work)
+    return once_per_key(session, actor, idempotency_key, body.model_dump(mode="json"), now, work)
 
 
 @router.get("/cases", response_model=CasePage | CustomerCasePage, summary="List cases (keyset pagination)")
@@ -298,4 +276,4 @@ def internal_request(body: InternalRequestIn, session: SessionDep, clock: ClockD
                                                body.body, body.fields, body.priority, settings=settings, now=now)
         return _created_response(session, opened, actor)
 
-    return _with_idempotency(session, actor, idempotency_key, body.model_dump(mode="json"), now, work)
+    return once_per_key(session, actor, idempotency_key, body.model_dump(mode="json"), now, work)

@@ -16,6 +16,7 @@ from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import HTMLResponse, Response
 from sqlalchemy.orm import Session
 
+from trustdesk.appeals import page_queries as appeal_queries
 from trustdesk.assist import template_pages
 from trustdesk.cases import assignment, page_queries, repository, service
 from trustdesk.cases.access import case_by_reference_for, case_for, scope_for
@@ -393,6 +394,7 @@ def _case_context(session: Session, actor: Actor, case: Case, *, compose: str, f
         "sla": _sla_view(session, case, now),
         "escalation": oncall_views.case_panel(session, actor, case.id, case_open=status not in service.FINAL
                                               and status is not Status.SOLVED),
+        "appeal": appeal_queries.case_panel(session, actor, case.id) if case.channel == "appeal_form" else None,
         "routing": routed, "routing_detail": actor.vendor_id is None,
         "can_route_as": bool(queue and queue.is_triage) and actor.can(Perm.CASE_REROUTE)
         and status not in (Status.SOLVED, Status.CLOSED),
