@@ -277,7 +277,8 @@ def _console_routes(app: FastAPI, world: World, case_id: int) -> list[tuple[str,
     values = {"queue_id": world.queue_a.id, "case_id": case_id, "agent_id": world.agents["agent_t1"].id,
               "market_id": world.queue_a.market_id, "team_id": world.t1_a.id, "version_id": 1, "version": 1,
               "notification_id": 1, "key": "standard", "feed_id": 1, "override_id": 1, "escalation_id": 1,
-              "crisis_id": 1, "template_id": 1, "attachment_id": 1, "set_id": 1}
+              "crisis_id": 1, "template_id": 1, "attachment_id": 1, "set_id": 1, "appeal_id": 1, "review_id": 1,
+              "party_id": 1, "code": "US"}
     routes = []
     for prefix, router in app.state.routers:
         for route in router.routes:

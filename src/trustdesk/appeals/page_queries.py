@@ -74,8 +74,8 @@ SOURCE_KIND_LABELS: dict[str, str] = {
 ITEM_KIND_LABELS: dict[str, str] = {"listing": "Listing", "account": "Account", "payout": "Payout",
                                     "content": "Content"}
 REDRESS_LABELS: dict[str, str] = {
-    "internal_complaint": "An appeal to us (internal complaint, DSA Art. 20)",
-    "out_of_court": "A certified out-of-court dispute settlement body (DSA Art. 21)",
+    "internal_complaint": "An appeal to us (internal complaint)",
+    "out_of_court": "A certified out-of-court dispute settlement body",
     "judicial": "The courts",
 }
 MEASURE_LABELS: dict[str, str] = {

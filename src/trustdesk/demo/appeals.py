@@ -122,7 +122,7 @@ REASONS_OF_ITEM: dict[str, tuple[tuple[AppealReason, float], ...]] = {
     "content": ((AppealReason.NOT_A_VIOLATION, 0.75), (AppealReason.OTHER, 0.25)),
 }
 STANDALONE_ITEMS = (("listing", 0.55), ("account", 0.15), ("payout", 0.12), ("content", 0.18))
-ITEM_TITLE_RE = re.compile(r"'(.+)' \(")
+ITEM_TITLE_RE = re.compile(r"'([^']+)' \(")  # the quoted title before "(decision ...)"; not "I'm"
 AMOUNT_RE = re.compile(r"(?:payout of|liquidación de|pencairan) (.+?) \(")
 
 
