@@ -53,3 +53,28 @@ def test_readiness_notices_a_rule_that_sends_appeals_out_of_the_appeals_tier(
     readiness = markets.check(db, aw.market, settings=settings, now=clock.now())
     assert [gap.area for gap in readiness.gaps] == ["routing"] * 8  # 4 kinds of decision x es, en
     assert "in es land in queue t2-orders (t2 team), not an appeals queue" in readiness.gaps[0].what
+
+
+def test_an_sla_per_market_and_policy_through_the_priority_a_rule_gives(
+        db: Session, aw: AppealsWorld, clock: FrozenClock, settings: Settings) -> None:
+    """Counterfeit appeals in ES are decided within 2 days, others within the appeals policy's 7."""
+    from trustdesk.sla import policies as sla_policies
+    from trustdesk.sla.schemas import PolicyIn
+
+    sla_policies.create_policy(db, PolicyIn(
+        key="appeals-es-urgent-policies", name="ES appeals, policies with a 2-day promise", position=10,
+        conditions={"markets": ["ES"], "channels": ["appeal_form"], "priorities": ["high"]},
+        targets={"high": {"resolution": {"minutes": 2 * 1440, "business": False}}},
+    ), now=clock.now())
+    rules = [{"id": "counterfeit-appeals-fast", "name": "Counterfeit appeals are decided first",
+              "when": [{"field": "channel", "op": "eq", "value": "appeal_form"},
+                       {"field": "custom_fields.policy", "op": "eq", "value": "counterfeit"}],
+              "then": {"priority": "high"}}]
+    draft = routing.save_draft(db, rules, author=aw.actor("lead"), now=clock.now())
+    routing.publish(db, draft, publisher=aw.actor("admin"), now=clock.now())
+    appeal = make_appeal(db, aw, make_decision(db, aw, now=clock.now()), now=clock.now(), settings=settings)
+    case = db.get(Case, appeal.case_id)
+    assert case is not None and case.priority == "high" and case.queue_id == aw.queue.id
+    applied = db.scalars(select(CaseEvent).where(CaseEvent.case_id == case.id, CaseEvent.type == "sla.applied")).one()
+    assert applied.data["policy"] == "appeals-es-urgent-policies"
+    assert applied.data["targets"]["resolution"]["minutes"] == 2 * 1440
