@@ -337,7 +337,8 @@ class Planner:
             "period": MONTHS.get(plan.language, MONTHS["en"])[last_month.month - 1],
             "n": str(rng.randint(12, 140)), "n2": str(rng.randint(2, 9)), "fee": str(fee + 3),
             "fee2": str(fee), "diff": "3", "title": rng.choice(VIDEO_TITLES),
-            "decision": f"ENF-{plan.at.year}-{rng.randint(10_000, 99_999)}",
+            # The draw stays (the random stream, and so the demo, stay the same); the slot makes it unique.
+            "decision": f"ENF-{plan.at.year}-{rng.randint(10_000, 99_999)}-{plan.slot:05d}",
             "ticket": f"TR-{rng.randint(100_000, 999_999)}", "digits": f"{rng.randint(0, 9999):04d}",
             "ref": "", "shop": "", "area": "", "question": "", "tool": "", "level": "", "team": "",
         }
