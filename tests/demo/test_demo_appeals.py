@@ -60,8 +60,10 @@ def demo(factory: sessionmaker[Session], clock: FrozenClock) -> DemoSummary:
 
 
 def _appeal_cases(db: Session) -> list[Case]:
+    """Appeal-form cases of the markets that take appeals (Indonesia's predate its launch)."""
+    indonesia = db.scalars(select(Market.id).where(Market.code == "ID")).one()
     return [c for c in db.scalars(select(Case).where(Case.channel == Channel.APPEAL_FORM.value).order_by(Case.id))
-            if c.custom_fields.get("decision_reference")]
+            if c.custom_fields.get("decision_reference") and c.market_id != indonesia]
 
 
 def test_every_appeal_case_has_its_decision_and_appeal(demo: DemoSummary, db: Session, clock: FrozenClock) -> None:

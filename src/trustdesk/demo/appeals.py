@@ -394,7 +394,11 @@ def _appeal_cases(session: Session) -> list[_CaseRow]:
                       decision_reference=str((r[13] or {}).get("decision_reference") or ""), created_at=r[14],
                       solved_at=r[15], assignee_user_id=r[16])
              for r in rows]
-    cases = [c for c in cases if c.decision_reference and c.topic in ITEM_OF_TOPIC]
+    # A market that does not take appeals yet (Indonesia in the demo) had its contests worked as plain
+    # cases before the launch: no appeal record, so nothing in the appeals console contradicts "not open".
+    open_markets = set(session.scalars(select(MarketAppealSettings.market_id)
+                                       .where(MarketAppealSettings.is_open.is_(True))))
+    cases = [c for c in cases if c.decision_reference and c.topic in ITEM_OF_TOPIC and c.market_id in open_markets]
     by_id = {c.id: c for c in cases}
     ids = list(by_id)
     for start in range(0, len(ids), 500):
