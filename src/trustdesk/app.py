@@ -87,6 +87,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None, 
 
     from trustdesk.appeals import api as appeals_api
     from trustdesk.appeals import help_pages as appeals_help_pages
+    from trustdesk.appeals import insight_pages as appeals_insight_pages
     from trustdesk.appeals import pages as appeals_pages
     from trustdesk.assist import api as assist_api
     from trustdesk.assist import pages as assist_pages
@@ -117,7 +118,8 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None, 
     page_routers = (web_pages.router, cases_pages.router, cases_pages.help_router, directory_pages.router,
                     catalogue_pages.router, routing_pages.router, sla_pages.router, oncall_pages.router,
                     knowledge_pages.router, knowledge_console.router, assist_pages.router, template_pages.router,
-                    knowledge_gaps.router, appeals_pages.router, appeals_help_pages.help_router)
+                    knowledge_gaps.router, appeals_insight_pages.router,  # before /console/appeals/{id}
+                    appeals_pages.router, appeals_help_pages.help_router)
     for router in api_routers:
         app.include_router(router, prefix="/api/v1")
     for router in page_routers:
