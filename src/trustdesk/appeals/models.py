@@ -135,6 +135,8 @@ class EnforcementDecision(Base):
     __table_args__ = (
         Index("ix_enforcement_decisions_party", "party_id", "notified_at"),
         Index("ix_enforcement_decisions_market_applied", "market_id", "application_date"),
+        # The volume insight counts decisions recorded in a period by these columns from the index alone.
+        Index("ix_enforcement_decisions_recorded", "created_at", "policy_id", "source_id", "market_id", "item_kind"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

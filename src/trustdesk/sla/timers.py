@@ -17,8 +17,8 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ScalarSelect, event, func, select
-from sqlalchemy.orm import Session
+from sqlalchemy import ColumnElement, ScalarSelect, event, func, select
+from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from trustdesk.cases.models import Case, Status
 from trustdesk.core.db import is_postgres
@@ -143,10 +143,13 @@ def refresh_open(session: Session, *, record_transitions: bool = False) -> int:
     return len(ids)
 
 
-def soonest_due() -> ScalarSelect[datetime | None]:
+def soonest_due(case_id: ColumnElement[int] | InstrumentedAttribute[int] | None = None,
+                ) -> ScalarSelect[datetime | None]:
     """SQL for a case's soonest running clock's due time (NULL: no clock is running), for ordering a
-    list of cases by what falls due first. Correlated on ``cases.id``: it reads that case's rows only."""
-    return (select(func.min(SlaTimer.due_at)).where(SlaTimer.case_id == Case.id, SlaTimer.due_at.is_not(None))
+    list of cases by what falls due first. Correlated on ``cases.id`` (or on ``case_id``, another
+    table's column naming the case): it reads that case's rows only."""
+    column = Case.id if case_id is None else case_id
+    return (select(func.min(SlaTimer.due_at)).where(SlaTimer.case_id == column, SlaTimer.due_at.is_not(None))
             .scalar_subquery())
 
 

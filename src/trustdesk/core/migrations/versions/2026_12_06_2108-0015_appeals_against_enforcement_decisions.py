@@ -147,6 +147,7 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('enforcement_decisions', schema=None) as batch_op:
         batch_op.create_index('ix_enforcement_decisions_market_applied', ['market_id', 'application_date'], unique=False)
+        batch_op.create_index('ix_enforcement_decisions_recorded', ['created_at', 'policy_id', 'source_id', 'market_id', 'item_kind'], unique=False)
         batch_op.create_index(batch_op.f('ix_enforcement_decisions_market_id'), ['market_id'], unique=False)
         batch_op.create_index('ix_enforcement_decisions_party', ['party_id', 'notified_at'], unique=False)
         batch_op.create_index(batch_op.f('ix_enforcement_decisions_policy_id'), ['policy_id'], unique=False)
@@ -301,6 +302,7 @@ def downgrade() -> None:
         batch_op.drop_index('ix_enforcement_decisions_party')
         batch_op.drop_index(batch_op.f('ix_enforcement_decisions_market_id'))
         batch_op.drop_index('ix_enforcement_decisions_market_applied')
+        batch_op.drop_index('ix_enforcement_decisions_recorded')
 
     op.drop_table('enforcement_decisions')
     with op.batch_alter_table('appeal_reviewer_qualifications', schema=None) as batch_op:
