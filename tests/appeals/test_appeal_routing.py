@@ -78,3 +78,12 @@ def test_an_sla_per_market_and_policy_through_the_priority_a_rule_gives(
     applied = db.scalars(select(CaseEvent).where(CaseEvent.case_id == case.id, CaseEvent.type == "sla.applied")).one()
     assert applied.data["policy"] == "appeals-es-urgent-policies"
     assert applied.data["targets"]["resolution"]["minutes"] == 2 * 1440
+
+
+def test_readiness_refuses_appeals_landing_with_a_vendors_team(db: Session, aw: AppealsWorld,
+                                                               clock: FrozenClock, settings: Settings) -> None:
+    aw.team.vendor_id = aw.world.vendor_a.id
+    db.flush()
+    readiness = markets.check(db, aw.market, settings=settings, now=clock.now())
+    assert {gap.area for gap in readiness.gaps} == {"routing"}
+    assert "of a vendor's team" in readiness.gaps[0].what

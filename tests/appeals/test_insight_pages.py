@@ -200,6 +200,7 @@ def test_insights_for_one_market_and_for_an_empty_period(
     ({"period": "custom", "from": "2026-03-02", "to": "yesterday"}, "to", "'yesterday' is not a day"),
     ({"period": "custom", "from": "2026-03-02", "to": "2026-03-01"}, "to", "the last day comes on or after"),
     ({"period": "custom", "from": "", "to": "2026-03-01"}, "from", "enter the first day"),
+    ({"period": "custom", "from": "2026-01-01", "to": "9999-12-31"}, "to", "choose a day from 2000-01-01"),
     ({"market": "XX"}, "market", "there is no market"),
 ])
 def test_insights_show_a_bad_period_or_market_next_to_its_field(

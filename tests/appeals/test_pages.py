@@ -9,9 +9,11 @@ import re
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import Connection
 from sqlalchemy.orm import Session
 
 from tests.factories.appeals import OUT_OF_COURT, REASONS, AppealsWorld, decide, make_appeal, make_decision
+from tests.factories.world import World
 from tests.web.test_pages_auth import sign_in
 from trustdesk.appeals import repository, service
 from trustdesk.appeals.models import Appeal, AppealStatus, Outcome
@@ -323,6 +325,10 @@ def test_a_partys_misuse_standing_and_a_refused_warning(client: TestClient, db: 
     assert page.status_code == 200 and appeal.reference is not None and appeal.reference in page.text
     assert "Not eligible: 1 of the 3" in page.text
     assert warned.status_code == 409 and "a warning needs 3" in warned.text
+    for days in ("²", "-3", "ten"):  # "²".isdigit() is true, int("²") is not
+        suspended = client.post(f"/console/appeals/parties/{appeal.party_id}/suspend", data={
+            "csrf_token": token, "reasons": "Three more identical appeals after the warning.", "days": days})
+        assert suspended.status_code == 422 and "whole days" in suspended.text
 
 
 # ---------------------------------------------------------------- the help center
@@ -373,3 +379,50 @@ def test_another_customer_cannot_see_or_appeal_the_decision(client: TestClient, 
 
     assert listing.status_code == 200 and "No decisions about you" in listing.text
     assert form.status_code == 404 and posted.status_code == 404
+
+
+def test_a_second_reviewer_cannot_see_the_outcome_anywhere_before_submitting(
+        client: TestClient, db: Session, aw: AppealsWorld, world: World, clock: FrozenClock,
+        settings: Settings) -> None:
+    aw.settings_row.qa_sample_percent = 100
+    appeal = _appeal(db, aw, clock, settings)
+    decide(db, aw, appeal, Outcome.OVERTURNED, now=clock.now(), settings=settings)
+    db.commit()
+    review = repository.qa_review_of(db, appeal.id)
+    assert review is not None
+    sign_in(client, "qa")
+    for path in (f"/console/appeals/{appeal.id}", f"/console/cases/{appeal.case_id}"):
+        response = client.get(path, follow_redirects=False)
+        assert response.status_code == 303 and response.headers["location"] == f"/console/appeals/qa/{review.id}"
+    decided = client.get("/console/appeals?status=decided").text
+    assert "Waiting for your second review" in decided and "badge outcome-overturned" not in decided
+    api = client.get(f"/api/v1/appeals/{appeal.id}", headers=world.auth("qa"))
+    assert api.status_code == 403 and api.json()["errors"][0]["field"] == "appeal_id"
+    # The lead, who calibrates, sees it all.
+    client.cookies.clear()
+    sign_in(client, "lead")
+    assert client.get(f"/console/appeals/{appeal.id}", follow_redirects=False).status_code == 200
+
+
+def test_the_decisions_page_reads_a_fixed_number_of_queries(client: TestClient, db: Session, aw: AppealsWorld,
+                                                             clock: FrozenClock, settings: Settings,
+                                                             connection: Connection) -> None:
+    from tests.appeals.test_api import StatementCounter
+
+    def statements() -> int:
+        counter = StatementCounter(connection)
+        try:
+            assert client.get("/help/decisions").status_code == 200
+        finally:
+            counter.close()
+        return len(counter.statements)
+
+    _appeal(db, aw, clock, settings, external_id="few-0")
+    sign_in(client, "seller")
+    few = statements()
+    for index in range(1, 9):
+        decision = make_decision(db, aw, now=clock.now(), external_id=f"many-{index}")
+        if index % 2:
+            make_appeal(db, aw, decision, now=clock.now(), settings=settings)
+    db.commit()
+    assert statements() == few

@@ -20,10 +20,12 @@ from tests.factories.api import (
     intake_case,
     row_counts,
 )
+from tests.factories.cases import make_case, make_party
 from tests.factories.directory import make_queue, make_team
 from tests.factories.world import World
-from trustdesk.cases.models import Party, RequestType
+from trustdesk.cases.models import Channel, Party, PartyKind, RequestType
 from trustdesk.core.clock import FrozenClock
+from trustdesk.core.errors import Invalid
 from trustdesk.directory.models import Tier
 
 SPANISH = ("Hola, compré unas zapatillas hace dos semanas y todavía no han llegado. "
@@ -39,19 +41,14 @@ def _customer_body(**overrides: Any) -> dict[str, Any]:
 # ---------------------------------------------------------------- channels and parties
 
 
-@pytest.mark.parametrize("channel", ["web_form", "in_app_chat", "api", "email", "appeal_form"])
+@pytest.mark.parametrize("channel", ["web_form", "in_app_chat", "api", "email"])
 def test_every_channel_lands_in_the_queue_that_takes_it(client: TestClient, world: World, db: Session,
                                                         clock: FrozenClock, channel: str) -> None:
-    appeals = make_queue(db, now=clock.now(), key="us-appeals", market=world.us,
-                         team=make_team(db, now=clock.now(), key="appeals", tier=Tier.APPEALS),
-                         intake_channels=["appeal_form"], auto_assign=False)
-    db.commit()
-    expected_queue = appeals if channel == "appeal_form" else world.queue_a
-
     created = customer_case(client, world, channel=channel)
 
     assert created["channel"] == channel
     case = fresh_case(db, created["id"])
+    expected_queue = world.queue_a
     assert (case.queue_id, case.team_id, case.channel) == (expected_queue.id, expected_queue.team_id, channel)
     routed = [e for e in events_of(db, case.id) if e.type == "case.routed"]
     assert [e.data["queue_id"] for e in routed] == [expected_queue.id]
@@ -59,12 +56,34 @@ def test_every_channel_lands_in_the_queue_that_takes_it(client: TestClient, worl
     assert created["messages"][0]["body"] == "My order 1234 has not arrived after two weeks."
 
 
-def test_a_channel_no_queue_takes_is_refused_naming_the_market(client: TestClient, world: World,
-                                                               db: Session) -> None:
+def test_the_appeal_form_lands_in_the_queue_that_takes_it(world: World, db: Session, clock: FrozenClock) -> None:
+    appeals = make_queue(db, now=clock.now(), key="us-appeals", market=world.us,
+                         team=make_team(db, now=clock.now(), key="appeals", tier=Tier.APPEALS),
+                         intake_channels=["appeal_form"], auto_assign=False)
+    party = make_party(db, world.us, now=clock.now(), user=world.users["seller"], kind=PartyKind.SELLER)
+    case = make_case(db, market=world.us, party=party, now=clock.now(), channel=Channel.APPEAL_FORM)
+    assert (case.queue_id, case.team_id) == (appeals.id, appeals.team_id)
+    routed = [e for e in events_of(db, case.id) if e.type == "case.routed"]
+    assert routed[0].data["source"] == "intake_default"
+
+
+def test_a_channel_no_queue_takes_is_refused_naming_the_market(world: World, db: Session,
+                                                               clock: FrozenClock) -> None:
+    party = make_party(db, world.us, now=clock.now(), user=world.users["seller"], kind=PartyKind.SELLER)
+    with pytest.raises(Invalid) as refused:
+        make_case(db, market=world.us, party=party, now=clock.now(), channel=Channel.APPEAL_FORM)
+    assert refused.value.field == "market" and "appeal_form" in refused.value.detail
+
+
+def test_appeals_are_not_opened_as_plain_cases(client: TestClient, world: World, db: Session) -> None:
+    """The appeal's rules (window, one open appeal, Art. 23) hold only through /api/v1/appeals."""
     before = row_counts(db)
-    response = client.post("/api/v1/cases", headers=world.auth("buyer"), json=_customer_body(channel="appeal_form"))
-    problem = assert_problem(response, 422, "market")
-    assert "appeal_form" in problem["detail"]
+    for who in ("seller", "lead"):
+        body = _customer_body(channel="appeal_form", custom_fields={"decision_reference": "dec-1"})
+        if who == "lead":
+            body["party"] = {"kind": "seller", "external_id": "s1", "display_name": "S"}
+        problem = assert_problem(client.post("/api/v1/cases", headers=world.auth(who), json=body), 422, "channel")
+        assert "/api/v1/appeals" in problem["detail"]
     assert row_counts(db) == before
 
 

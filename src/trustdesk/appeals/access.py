@@ -10,7 +10,7 @@ from __future__ import annotations
 from sqlalchemy.orm import Session
 
 from trustdesk.appeals import repository
-from trustdesk.appeals.models import Appeal, Dispute, EnforcementDecision, QaReview
+from trustdesk.appeals.models import Appeal, Dispute, EnforcementDecision, QaReview, QaStatus
 from trustdesk.cases.models import Party
 from trustdesk.core.errors import Forbidden, NotFound
 from trustdesk.core.identity import Actor
@@ -93,3 +93,24 @@ def party_for(session: Session, actor: Actor, party_id: int) -> Party:
     if party is None or actor.vendor_id is not None:
         raise NotFound(f"party {party_id} does not exist", field="party_id")
     return party
+
+
+def reviews_blind(actor: Actor) -> bool:
+    """A second reviewer (appeals.qa without appeals.admin) sees an appeal waiting for their second review
+    blind: no outcome, reasons or letter before they submit (leads, who calibrate, see everything)."""
+    return actor.can(Perm.APPEALS_QA) and not actor.can(Perm.APPEALS_ADMIN)
+
+
+def blind_review_for(session: Session, actor: Actor, appeal: Appeal) -> QaReview | None:
+    """The pending second review of ``appeal`` that ``actor`` must do blind, if any."""
+    if not reviews_blind(actor) or appeal.decider_user_id == actor.user_id:
+        return None
+    review = repository.qa_review_of(session, appeal.id)
+    return review if review is not None and review.status == QaStatus.PENDING.value else None
+
+
+def blind_appeal_ids(session: Session, actor: Actor, appeal_ids: list[int]) -> set[int]:
+    """Of ``appeal_ids``, those whose outcome ``actor`` may not see yet (one query)."""
+    if not reviews_blind(actor) or not appeal_ids:
+        return set()
+    return repository.pending_review_appeal_ids(session, appeal_ids)

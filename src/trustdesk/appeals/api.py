@@ -263,6 +263,9 @@ def pending_second_reviews(session: SessionDep, actor: QaReviewer) -> ModelRespo
 def get_appeal(appeal_id: RowId, session: SessionDep, actor: Reader) -> ModelResponse:
     staff = access.is_staff(actor)
     appeal = access.appeal_for(session, actor, appeal_id, permission=Perm.APPEALS_READ if staff else Perm.APPEAL_FILE)
+    if staff and access.blind_review_for(session, actor, appeal) is not None:
+        raise Forbidden("this appeal waits for your second review: it is shown blind at /api/v1/appeals/qa until "
+                        "you submit", field="appeal_id")
     return ModelResponse(_appeal_out(session, appeal, staff=staff))
 
 

@@ -46,9 +46,12 @@ def _unit_of_work() -> Iterator[Session]:
 
 def _day(text: str, option: str) -> date:
     try:
-        return date.fromisoformat(text)
+        day = date.fromisoformat(text)
     except ValueError as exc:
         raise typer.BadParameter(f"a day as YYYY-MM-DD, not {text!r}", param_hint=option) from exc
+    if not date(2000, 1, 1) <= day <= date(2099, 12, 31):
+        raise typer.BadParameter("a day from 2000-01-01 to 2099-12-31", param_hint=option)
+    return day
 
 
 def _period(first: str, last: str) -> tuple[date, date, datetime, datetime]:

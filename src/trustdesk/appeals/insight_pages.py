@@ -107,15 +107,22 @@ class Choice:
         return {"period": self.preset, "from": self.first, "to": self.last, "market": self.market, **extra}
 
 
+FIRST_DAY, LAST_DAY = date(2000, 1, 1), date(2099, 12, 31)  # reports of real periods (and no date overflow)
+
+
 def _day(text: str, name: str, errors: dict[str, str]) -> date | None:
     if not text.strip():
         errors[name] = f"enter the {'first' if name == 'from' else 'last'} day, as YYYY-MM-DD"
         return None
     try:
-        return date.fromisoformat(text.strip())
+        day = date.fromisoformat(text.strip())
     except ValueError:
         errors[name] = f"{text.strip()[:20]!r} is not a day: write it as YYYY-MM-DD, e.g. 2026-03-01"
         return None
+    if not FIRST_DAY <= day <= LAST_DAY:
+        errors[name] = f"choose a day from {FIRST_DAY} to {LAST_DAY}"
+        return None
+    return day
 
 
 def _choice(session: Session, *, preset: str, first: str, last: str, market: str, today: date,

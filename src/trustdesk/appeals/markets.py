@@ -202,6 +202,9 @@ def _routing_gap(session: Session, market: Market, item_kind: str, topic: str, l
         where = f"queue {queue.key} ({team.tier if team else '?'} team)" if queue is not None else "no queue"
         return Gap("routing", f"{item_kind} appeals ({topic}) in {language} land in {where}, not an appeals queue",
                    f"add a catalogue entry or rule sending {topic} in {market.code} to an appeals queue")
+    if team.vendor_id is not None:  # a vendor's staff never see enforcement decisions or appeals
+        return Gap("routing", f"{item_kind} appeals ({topic}) in {language} land in queue {queue.key} of a "
+                              "vendor's team", "send appeals to an in-house appeals team")
     facts = sla.CaseFacts(market=market.code, channel="appeal_form", priority="normal",
                           party_kind=PARTY_KIND_OF_ITEM[item_kind], tier=team.tier, topic=topic)
     policy = sla.matching_policy(session, facts)

@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.orm import Session
 
-from trustdesk.appeals import letters, repository, service, sor
+from trustdesk.appeals import access, letters, repository, service, sor
 from trustdesk.appeals.models import (
     Appeal,
     AppealReason,
@@ -494,29 +494,40 @@ class CustomerDecision:
 
 
 def customer_decision(session: Session, decision: EnforcementDecision, *, now: datetime) -> CustomerDecision:
-    policy = session.get(EnforcementPolicy, decision.policy_id)
-    market = session.get(Market, decision.market_id)
-    assert policy is not None and market is not None
-    settings = repository.market_settings(session, market.id)
-    why_not: str | None = None
-    try:
-        service.check_may_appeal(session, decision, now=now)
-    except (Conflict, Forbidden) as refused:
-        why_not = refused.detail
-    appeals = list(repository.appeals_of_decision(session, decision.id))
-    refs = {case_id: ref for case_id, ref in session.execute(select(Case.id, Case.reference).where(
-        Case.id.in_([a.case_id for a in appeals])))} if appeals else {}
-    return CustomerDecision(
-        decision=decision, policy=policy.name, market=market, statement=statement_words(decision.statement),
-        window_end=service.window_end(decision, settings) if settings is not None else None,
-        open_appeal=next((a for a in appeals if a.status == AppealStatus.OPEN.value), None),
-        appeals=[(a, refs.get(a.case_id) or "") for a in appeals], may_appeal=why_not is None, why_not=why_not,
-        redress=[REDRESS_LABELS.get(r, r) for r in decision.redress],
-    )
+    return _customer_decisions(session, [decision], now=now)[0]
 
 
 def customer_decisions(session: Session, user_id: int, *, now: datetime) -> list[CustomerDecision]:
-    return [customer_decision(session, d, now=now) for d in repository.decisions_of_user(session, user_id)]
+    return _customer_decisions(session, list(repository.decisions_of_user(session, user_id)), now=now)
+
+
+def _customer_decisions(session: Session, decisions: list[EnforcementDecision], *,
+                        now: datetime) -> list[CustomerDecision]:
+    """The help center's view of ``decisions`` in a fixed number of queries (whatever their number)."""
+    policies = {p.id: p for p in session.scalars(select(EnforcementPolicy))}
+    markets = {m.id: m for m in session.scalars(select(Market))}
+    settings = repository.all_market_settings(session)
+    appeals = repository.appeals_of_decisions(session, [d.id for d in decisions])
+    suspensions = repository.active_suspensions(session, list({d.party_id for d in decisions}), now)
+    case_ids = [a.case_id for rows in appeals.values() for a in rows]
+    refs = {case_id: ref for case_id, ref in session.execute(
+        select(Case.id, Case.reference).where(Case.id.in_(case_ids)))} if case_ids else {}
+    views = []
+    for decision in decisions:
+        market, market_settings, own = markets[decision.market_id], settings.get(decision.market_id), \
+            appeals[decision.id]
+        refusal = service.appeal_refusal(decision, settings=market_settings, market_code=market.code, appeals=own,
+                                         suspension=suspensions.get(decision.party_id), now=now)
+        views.append(CustomerDecision(
+            decision=decision, policy=policies[decision.policy_id].name, market=market,
+            statement=statement_words(decision.statement),
+            window_end=service.window_end(decision, market_settings) if market_settings is not None else None,
+            open_appeal=next((a for a in own if a.status == AppealStatus.OPEN.value), None),
+            appeals=[(a, refs.get(a.case_id) or "") for a in own], may_appeal=refusal is None,
+            why_not=refusal.detail if refusal is not None else None,
+            redress=[REDRESS_LABELS.get(r, r) for r in decision.redress],
+        ))
+    return views
 
 
 def appeal_language(session: Session, decision: EnforcementDecision) -> str:
@@ -565,3 +576,13 @@ def case_panel(session: Session, actor: Actor, case_id: int) -> CasePanel | None
     return CasePanel(appeal_id=appeal.id, reference=appeal.reference or "", status=appeal.status,
                      outcome=appeal.outcome, decision_ref=decision.external_id, policy=policy.name,
                      deadline_at=appeal.deadline_at)
+
+
+def blind_review_url(session: Session, actor: Actor, case: Case) -> str | None:
+    """Where a second reviewer goes instead of an appeal's case page while their review is pending (the case's
+    thread holds the decision letter)."""
+    if case.channel != "appeal_form" or not access.reviews_blind(actor):
+        return None
+    appeal = repository.appeal_of_case(session, case.id)
+    review = access.blind_review_for(session, actor, appeal) if appeal is not None else None
+    return f"/console/appeals/qa/{review.id}" if review is not None else None

@@ -9,6 +9,7 @@ field with what the person typed. What the pages read comes from ``page_queries`
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from datetime import timedelta
 from typing import Annotated, Any, TypeVar
@@ -119,8 +120,9 @@ def appeal_queue(request: Request, session: SessionDep, actor: Reader, status: S
     policy = policy if policy in {key for key, _ in options["policies"]} else ""
     result = queries.queue(session, queries.QueueFilters(status=status, market=market, policy=policy, page=page))
     params = {"status": status, "market": market, "policy": policy}
+    blind = access.blind_appeal_ids(session, actor, [row.appeal.id for row in result.rows])
     return _render(request, session, actor, "appeals/queue.html", {
-        "result": result, "params": params, "options": options,
+        "result": result, "params": params, "options": options, "blind": blind,
         "filtered": bool(market or policy or status != AppealStatus.OPEN.value),
         "next_url": with_query(BASE, **params, page=page + 1) if result.has_next else None,
         "prev_url": with_query(BASE, **params, page=page - 1 if page > 2 else None) if page > 1 else None,
@@ -288,7 +290,7 @@ def suspend_party(request: Request, party_id: RowId, form: FormDep, session: Ses
 
     def work() -> Any:
         days = values["days"].strip()
-        if not days.isdigit():
+        if not re.fullmatch(r"[0-9]{1,4}", days):  # str.isdigit() takes "²", which int() refuses
             raise Invalid("give the length of the suspension in whole days", field="days")
         return misuse.suspend(session, party, reasons=values["reasons"], days=int(days), actor=actor, now=clock.now())
 
@@ -323,8 +325,11 @@ def _appeal_page(request: Request, session: Session, actor: Actor, appeal: Appea
 
 
 @router.get(f"{BASE}/{{appeal_id}}")
-def appeal_page(request: Request, appeal_id: RowId, session: SessionDep, actor: Reader) -> HTMLResponse:
+def appeal_page(request: Request, appeal_id: RowId, session: SessionDep, actor: Reader) -> Response:
     appeal = access.appeal_for(session, actor, appeal_id, permission=Perm.APPEALS_READ)
+    blind = access.blind_review_for(session, actor, appeal)
+    if blind is not None:  # the second reviewer reads it blind, on the review's own page
+        return see_other(request, f"{BASE}/qa/{blind.id}")
     return _appeal_page(request, session, actor, appeal, values=_decide_values(None), errors={})
 
 

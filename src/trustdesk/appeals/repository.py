@@ -20,6 +20,7 @@ from trustdesk.appeals.models import (
     MisuseKind,
     MisuseMeasure,
     QaReview,
+    QaStatus,
     Reversal,
     ReversalStatus,
     ReviewerQualification,
@@ -192,3 +193,34 @@ def pending_qa_reviews(session: Session, *, limit: int = 200) -> list[Row[QaRevi
 
 def disputes_of(session: Session, appeal_id: int) -> Sequence[Dispute]:
     return session.scalars(select(Dispute).where(Dispute.appeal_id == appeal_id).order_by(Dispute.id)).all()
+
+
+def pending_review_appeal_ids(session: Session, appeal_ids: list[int]) -> set[int]:
+    return set(session.scalars(select(QaReview.appeal_id).where(QaReview.appeal_id.in_(appeal_ids),
+                                                                QaReview.status == QaStatus.PENDING.value)))
+
+
+def appeals_of_decisions(session: Session, decision_ids: list[int]) -> dict[int, list[Appeal]]:
+    """decision id -> its appeals, oldest first (one query)."""
+    found: dict[int, list[Appeal]] = {decision_id: [] for decision_id in decision_ids}
+    if decision_ids:
+        for appeal in session.scalars(select(Appeal).where(Appeal.decision_id.in_(decision_ids)).order_by(Appeal.id)):
+            found[appeal.decision_id].append(appeal)
+    return found
+
+
+def active_suspensions(session: Session, party_ids: list[int], now: datetime) -> dict[int, MisuseMeasure]:
+    """party id -> the suspension running at ``now`` that ends last (one query)."""
+    found: dict[int, MisuseMeasure] = {}
+    if party_ids:
+        for measure in session.scalars(
+                select(MisuseMeasure).where(MisuseMeasure.party_id.in_(party_ids),
+                                            MisuseMeasure.kind == MisuseKind.SUSPENSION.value,
+                                            MisuseMeasure.starts_at <= now, MisuseMeasure.ends_at > now)
+                .order_by(MisuseMeasure.ends_at)):
+            found[measure.party_id] = measure
+    return found
+
+
+def all_market_settings(session: Session) -> dict[int, MarketAppealSettings]:
+    return {row.market_id: row for row in session.scalars(select(MarketAppealSettings))}

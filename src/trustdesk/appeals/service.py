@@ -38,13 +38,14 @@ from trustdesk.appeals.models import (
     EnforcementPolicy,
     ItemKind,
     MarketAppealSettings,
+    MisuseMeasure,
     Outcome,
     SourceKind,
 )
 from trustdesk.cases import service as cases
 from trustdesk.cases.models import Case, Channel, Party, Status
 from trustdesk.cases.schemas import AttachmentIn, PartyIn
-from trustdesk.core.errors import Conflict, Forbidden, Invalid, NotFound
+from trustdesk.core.errors import Conflict, DomainError, Forbidden, Invalid, NotFound
 from trustdesk.core.events import EventActor
 from trustdesk.core.identity import Actor, user_by_email
 from trustdesk.core.notifications import notify
@@ -273,28 +274,41 @@ class Filed:
     case: Case
 
 
+def appeal_refusal(decision: EnforcementDecision, *, settings: MarketAppealSettings | None, market_code: str,
+                   appeals: Sequence[Appeal], suspension: MisuseMeasure | None, now: datetime) -> DomainError | None:
+    """Why an appeal against ``decision`` may not be filed now (None: it may), from the facts given: the
+    market's settings, the decision's appeals so far and the party's running suspension, if any."""
+    if settings is None:
+        return Conflict(f"appeals are not set up in {market_code}", field="market")
+    if not settings.is_open:
+        return Conflict(f"appeals in {market_code} are not open yet", field="market")
+    if suspension is not None and suspension.ends_at is not None:
+        return Forbidden(f"appeals from this account are suspended until {suspension.ends_at:%Y-%m-%d} "
+                         f"(DSA Art. 23): {suspension.reasons}", field="decision")
+    if now > window_end(decision, settings):
+        return Conflict(f"the appeal window closed on {window_end(decision, settings):%Y-%m-%d} "
+                        f"({settings.window_months} months from the notification)", field="decision")
+    if any(a.status == AppealStatus.OPEN.value for a in appeals):
+        return Conflict("this decision has an open appeal already; add to it instead", field="decision")
+    decided = [a for a in appeals if a.status == AppealStatus.DECIDED.value]
+    if decided:
+        return Conflict(f"the appeal against this decision was decided on {decided[-1].decided_at:%Y-%m-%d}; it "
+                        "can go to an out-of-court dispute settlement body or a court, not to a second appeal",
+                        field="decision")
+    return None
+
+
 def check_may_appeal(session: Session, decision: EnforcementDecision, *, now: datetime) -> MarketAppealSettings:
     """Refuse an appeal that may not be filed now, naming why; returns the market's settings."""
     market = session.get(Market, decision.market_id)
     assert market is not None
-    settings = settings_for(session, market)
-    if not settings.is_open:
-        raise Conflict(f"appeals in {market.code} are not open yet", field="market")
-    suspension = repository.active_suspension(session, decision.party_id, now)
-    if suspension is not None and suspension.ends_at is not None:
-        raise Forbidden(f"appeals from this account are suspended until {suspension.ends_at:%Y-%m-%d} "
-                        f"(DSA Art. 23): {suspension.reasons}", field="decision")
-    if now > window_end(decision, settings):
-        raise Conflict(f"the appeal window closed on {window_end(decision, settings):%Y-%m-%d} "
-                       f"({settings.window_months} months from the notification)", field="decision")
-    if repository.open_appeal_of(session, decision.id) is not None:
-        raise Conflict("this decision has an open appeal already; add to it instead", field="decision")
-    decided = [a for a in repository.appeals_of_decision(session, decision.id)
-               if a.status == AppealStatus.DECIDED.value]
-    if decided:
-        raise Conflict(f"the appeal against this decision was decided on {decided[-1].decided_at:%Y-%m-%d}; it can "
-                       "go to an out-of-court dispute settlement body or a court, not to a second appeal",
-                       field="decision")
+    settings = repository.market_settings(session, market.id)
+    refusal = appeal_refusal(decision, settings=settings, market_code=market.code,
+                             appeals=repository.appeals_of_decision(session, decision.id),
+                             suspension=repository.active_suspension(session, decision.party_id, now), now=now)
+    if refusal is not None:
+        raise refusal
+    assert settings is not None
     return settings
 
 

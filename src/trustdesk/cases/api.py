@@ -69,6 +69,8 @@ def create_case(body: CaseCreate, session: SessionDep, clock: ClockDep, settings
         market = directory.market_by_code(session, body.market)
         if body.channel is Channel.INTERNAL_FORM:
             raise Invalid("internal requests go through /api/v1/internal-requests", field="channel")
+        if body.channel is Channel.APPEAL_FORM:  # the appeal's rules (window, one open, Art. 23) live there
+            raise Invalid("appeals go through /api/v1/appeals, against the decision they contest", field="channel")
         if actor.can(Perm.CASE_INTAKE):
             if body.party is None:
                 raise Invalid("intake on behalf of a party needs the party", field="party")

@@ -426,8 +426,11 @@ def _render_case(request: Request, session: Session, actor: Actor, case: Case, *
 
 @router.get("/console/cases/{case_id}")
 def case_page(request: Request, case_id: RowId, session: SessionDep, actor: CaseReader,
-              compose: ShortText = "reply") -> HTMLResponse:
+              compose: ShortText = "reply") -> Response:
     case = case_for(session, actor, case_id, permission=Perm.CASE_READ)
+    blind = appeal_queries.blind_review_url(session, actor, case)
+    if blind is not None:  # a second reviewer reads the appeal blind until they submit
+        return see_other(request, blind)
     return _render_case(request, session, actor, case, compose=compose)
 
 
