@@ -15,20 +15,19 @@ import uuid
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from trustdesk.appeals import repository
 from trustdesk.appeals.models import Appeal, EnforcementDecision, Reversal, ReversalStatus
 from trustdesk.cases.models import Party
+from trustdesk.core import webhooks
 from trustdesk.core.clock import Clock
 from trustdesk.core.db import transaction
 from trustdesk.core.errors import Conflict, NotFound
 from trustdesk.core.events import EventActor
 from trustdesk.core.notifications import holders_of, notify
-from trustdesk.core.outbox import PeriodicJob, enqueue
+from trustdesk.core.outbox import PeriodicJob
 from trustdesk.core.permissions import Perm
-from trustdesk.core.webhooks import DELIVER_TOPIC, WebhookEndpoint, body_for
 from trustdesk.directory.models import Market
 
 EVENT_TYPE = "enforcement.reversal_requested"
@@ -39,14 +38,8 @@ ACTIONS: dict[str, str] = {"listing": "restore_listing", "account": "lift_accoun
                            "payout": "release_payout", "content": "restore_content"}
 
 
-def _endpoints(session: Session) -> list[WebhookEndpoint]:
-    rows = session.scalars(select(WebhookEndpoint).where(WebhookEndpoint.is_active.is_(True))
-                           .order_by(WebhookEndpoint.id))
-    return [e for e in rows if "*" in e.event_types or EVENT_TYPE in e.event_types]
-
-
 def has_receiver(session: Session) -> bool:
-    return bool(_endpoints(session))
+    return bool(webhooks.endpoints_for(session, EVENT_TYPE))
 
 
 def payload_of(session: Session, reversal: Reversal) -> dict[str, Any]:
@@ -87,15 +80,11 @@ def request(session: Session, appeal: Appeal, decision: EnforcementDecision, *, 
 
 def send(session: Session, reversal: Reversal, *, now: datetime) -> int:
     """Queue one delivery of the reversal to each receiver (same webhook id every time); returns how many."""
-    body = body_for(EVENT_TYPE, payload_of(session, reversal), now=now)
-    targets = _endpoints(session)
-    for endpoint in targets:
-        enqueue(session, DELIVER_TOPIC, {"endpoint_id": endpoint.id, "webhook_id": reversal.webhook_id,
-                                         "type": EVENT_TYPE, "body": body}, now=now)
-    if targets:
+    sent = webhooks.emit(session, EVENT_TYPE, payload_of(session, reversal), now=now, webhook_id=reversal.webhook_id)
+    if sent:
         reversal.sends += 1
         reversal.last_sent_at = now
-    return len(targets)
+    return len(sent)
 
 
 def confirm(session: Session, webhook_id: str, *, reference: str | None, actor: EventActor,

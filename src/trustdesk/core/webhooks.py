@@ -166,23 +166,29 @@ def body_for(event_type: str, data: dict[str, Any], *, now: datetime, text: str 
     return json.dumps(body, separators=(",", ":"), sort_keys=True)
 
 
+def endpoints_for(session: Session, event_type: str) -> list[WebhookEndpoint]:
+    """The active endpoints that want ``event_type``."""
+    return [e for e in session.scalars(select(WebhookEndpoint).where(WebhookEndpoint.is_active.is_(True))
+                                       .order_by(WebhookEndpoint.id))
+            if "*" in e.event_types or event_type in e.event_types]
+
+
 def emit(session: Session, event_type: str, data: dict[str, Any], *, now: datetime, text: str | None = None,
-         blocks: list[dict[str, Any]] | None = None, endpoint: WebhookEndpoint | None = None) -> list[str]:
+         blocks: list[dict[str, Any]] | None = None, endpoint: WebhookEndpoint | None = None,
+         webhook_id: str | None = None) -> list[str]:
     """Queue the event for every active endpoint that wants it (or for ``endpoint`` only, whatever it
-    subscribes to: a ladder's "call a webhook" step). Returns the webhook ids, one per delivery."""
-    if endpoint is not None:
-        targets = [endpoint] if endpoint.is_active else []
-    else:
-        targets = [e for e in session.scalars(select(WebhookEndpoint).where(WebhookEndpoint.is_active.is_(True))
-                                              .order_by(WebhookEndpoint.id))
-                   if "*" in e.event_types or event_type in e.event_types]
+    subscribes to: a ladder's "call a webhook" step). Returns the webhook ids, one per delivery.
+
+    ``webhook_id`` makes this a redelivery of one logical message (an appeal's reversal, sent again until
+    confirmed): every delivery carries that id, so receivers drop what they have seen."""
+    targets = endpoints_for(session, event_type) if endpoint is None else [endpoint] if endpoint.is_active else []
     body = body_for(event_type, data, now=now, text=text, blocks=blocks)
     ids = []
     for target in targets:
-        webhook_id = f"msg_{uuid.uuid4().hex}"
-        enqueue(session, DELIVER_TOPIC, {"endpoint_id": target.id, "webhook_id": webhook_id, "type": event_type,
+        delivery_id = webhook_id or f"msg_{uuid.uuid4().hex}"
+        enqueue(session, DELIVER_TOPIC, {"endpoint_id": target.id, "webhook_id": delivery_id, "type": event_type,
                                          "body": body}, now=now)
-        ids.append(webhook_id)
+        ids.append(delivery_id)
     return ids
 
 
