@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 from trustdesk.appeals import repository
 from trustdesk.appeals.models import Appeal, DecisionTemplate, EnforcementDecision, EnforcementPolicy, Outcome
 from trustdesk.cases.models import Case
+from trustdesk.core import i18n
 from trustdesk.core.errors import Conflict, Invalid
 from trustdesk.directory.models import Market
 
@@ -75,7 +76,7 @@ def save_template(session: Session, *, outcome: Outcome, locale: str, body: str,
 
 
 def out_of_court_text(market_out_of_court: dict[str, object], locale: str, default_locale: str) -> str | None:
-    for candidate in (locale, locale.split("-")[0], default_locale, "en"):
+    for candidate in i18n.fallbacks(locale, default_locale, i18n.DEFAULT_LOCALE):
         text = market_out_of_court.get(candidate)
         if isinstance(text, str) and text.strip():
             return text.strip()
@@ -89,7 +90,7 @@ def compose(session: Session, appeal: Appeal, decision: EnforcementDecision, cas
     settings = repository.market_settings(session, appeal.market_id)
     assert market is not None and policy is not None and settings is not None and appeal.outcome is not None
     template = None
-    for locale in (case.language, case.language.split("-")[0], market.default_language, "en"):
+    for locale in i18n.fallbacks(case.language, market.default_language, i18n.DEFAULT_LOCALE):
         template = repository.template_for(session, appeal.outcome, locale)
         if template is not None:
             break

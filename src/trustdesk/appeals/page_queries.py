@@ -32,6 +32,7 @@ from trustdesk.appeals.models import (
 )
 from trustdesk.cases import repository as cases_repository
 from trustdesk.cases.models import Attachment, Case, Message, Party
+from trustdesk.core import i18n
 from trustdesk.core.errors import Conflict, DomainError, Forbidden, NotFound
 from trustdesk.core.identity import Actor, User
 from trustdesk.core.permissions import Perm
@@ -531,16 +532,14 @@ def _customer_decisions(session: Session, decisions: list[EnforcementDecision], 
 
 
 def appeal_language(session: Session, decision: EnforcementDecision) -> str:
-    """The party's locale when the market handles appeals in it, else the market's default language."""
+    """The party's locale (or its language) when the market handles appeals in it, else the market's
+    default language, else the first language appeals are handled in."""
     party = session.get(Party, decision.party_id)
     market = session.get(Market, decision.market_id)
     assert party is not None and market is not None
     settings = repository.market_settings(session, market.id)
     handled = settings.languages if settings is not None and settings.languages else market.languages
-    for candidate in (party.locale, (party.locale or "").split("-")[0]):
-        if candidate and candidate in handled:
-            return candidate
-    return market.default_language
+    return i18n.negotiate([party.locale, market.default_language], list(handled))
 
 
 def user_display(session: Session, user_id: int | None) -> str | None:

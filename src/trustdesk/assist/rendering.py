@@ -35,6 +35,7 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment
 from sqlalchemy.orm import Session
 
 from trustdesk.cases.models import Case, Party
+from trustdesk.core import i18n
 from trustdesk.core.errors import Conflict, Invalid
 from trustdesk.core.identity import Actor
 from trustdesk.core.settings import Settings
@@ -351,12 +352,7 @@ def normalize_locale(value: str, *, field: str) -> str:
 
 def locale_chain(requested: str | None, default_locale: str) -> list[str]:
     """Where a case's text is looked for: the case language, its base language, the template's default."""
-    chain: list[str] = []
-    requested = canonical_locale(requested) if requested else None
-    for candidate in (requested, requested.split("-", 1)[0] if requested else None, default_locale):
-        if candidate and candidate not in chain:
-            chain.append(candidate)
-    return chain
+    return i18n.fallbacks(canonical_locale(requested) if requested else None, default_locale)
 
 
 def pick_locale(available: Sequence[str], requested: str | None, default_locale: str) -> str:

@@ -28,6 +28,16 @@ def available_locales() -> list[str]:
     return sorted({DEFAULT_LOCALE} | {p.stem for p in LOCALES_DIR.glob("*.json")})
 
 
+def fallbacks(locale: str | None, *then: str | None) -> list[str]:
+    """Where text in ``locale`` is looked for: the locale, its language (``es-MX`` -> ``es``), then each of
+    ``then`` (a market's default language, English...), each once, empty ones skipped."""
+    chain: list[str] = []
+    for candidate in (locale, locale.split("-", 1)[0] if locale else None, *then):
+        if candidate and candidate not in chain:
+            chain.append(candidate)
+    return chain
+
+
 def translate(text: str, locale: str | None, **values: Any) -> str:
     """``text`` in ``locale`` (or its base language, or English), with ``{name}`` values filled in."""
     result = text

@@ -18,6 +18,7 @@ from markdown_it import MarkdownIt
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from trustdesk.core import i18n
 from trustdesk.core.db import is_postgres
 from trustdesk.core.errors import Conflict, Forbidden, Invalid, NotFound, PayloadTooLarge, PreconditionFailed
 from trustdesk.core.identity import Actor
@@ -193,11 +194,7 @@ def versions_of(session: Session, article_id: int) -> Sequence[KbVersion]:
 
 def locales_to_try(locale: str, market_default: str | None) -> list[str]:
     """The reader's locale, then its language (pt-BR -> pt), the market's default language, English."""
-    out: list[str] = []
-    for candidate in (locale, locale.split("-")[0], market_default, FALLBACK_LOCALE):
-        if candidate and candidate not in out:
-            out.append(candidate)
-    return out
+    return i18n.fallbacks(locale, market_default, FALLBACK_LOCALE)
 
 
 def visible_in(article: KbArticle, market: str | None) -> bool:
