@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from trustdesk.appeals import repository
 from trustdesk.appeals.models import Appeal, EnforcementDecision, Outcome, QaReview, QaStatus
+from trustdesk.appeals.service import is_original_decider, record_event
 from trustdesk.cases.service import clean_text
 from trustdesk.core.errors import Conflict, Forbidden, Invalid
 from trustdesk.core.events import EventActor
@@ -42,8 +43,6 @@ def maybe_sample(session: Session, appeal: Appeal, *, actor: EventActor, now: da
 
 def sample(session: Session, appeal: Appeal, *, actor: EventActor, now: datetime) -> QaReview:
     """Put ``appeal`` in the second-review queue (also by hand, e.g. a lead's spot check)."""
-    from trustdesk.appeals.service import record_event
-
     if appeal.outcome is None:
         raise Conflict("only a decided appeal gets a second review", field="appeal")
     if repository.qa_review_of(session, appeal.id) is not None:
@@ -67,15 +66,12 @@ def check_may_review(session: Session, review: QaReview, appeal: Appeal, actor: 
         raise Forbidden("you decided this appeal: a second review is someone else's", field="reviewer")
     decision = session.get(EnforcementDecision, appeal.decision_id)
     assert decision is not None
-    if decision.decided_by_user_id == actor.user_id or (
-            decision.decided_by_email and actor.email and decision.decided_by_email == actor.email.lower()):
+    if is_original_decider(decision, actor):
         raise Forbidden("you took the original decision: a second review is someone else's", field="reviewer")
 
 
 def submit(session: Session, review: QaReview, *, outcome: Outcome, notes: str, actor: Actor,
            now: datetime) -> QaReview:
-    from trustdesk.appeals.service import record_event
-
     appeal = session.get(Appeal, review.appeal_id)
     assert appeal is not None
     check_may_review(session, review, appeal, actor)
@@ -93,8 +89,6 @@ def submit(session: Session, review: QaReview, *, outcome: Outcome, notes: str, 
 def calibrate(session: Session, review: QaReview, *, outcome: Outcome, note: str, actor: Actor,
               now: datetime) -> QaReview:
     """Settle a disagreement: the outcome the policy calls for and why (shared with both reviewers)."""
-    from trustdesk.appeals.service import record_event
-
     if not actor.can(Perm.APPEALS_ADMIN):
         raise Forbidden("calibration is a lead's: it needs the appeals.admin permission")
     if review.status != QaStatus.DISAGREED.value:

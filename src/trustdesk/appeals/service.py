@@ -376,7 +376,7 @@ def check_may_decide(session: Session, appeal: Appeal, actor: Actor, *, decider_
                        "(DSA Art. 20(6))", field="decider_kind")
     decision = session.get(EnforcementDecision, appeal.decision_id)
     assert decision is not None
-    if _is_original_decider(decision, actor):
+    if is_original_decider(decision, actor):
         raise Forbidden("you took the original decision: someone else reviews the appeal against it",
                         field="reviewer")
     if not repository.is_qualified(session, actor.user_id, appeal.policy_id):
@@ -385,7 +385,8 @@ def check_may_decide(session: Session, appeal: Appeal, actor: Actor, *, decider_
                         field="reviewer")
 
 
-def _is_original_decider(decision: EnforcementDecision, actor: Actor) -> bool:
+def is_original_decider(decision: EnforcementDecision, actor: Actor) -> bool:
+    """``actor`` took ``decision`` (by their TrustDesk account or the moderator e-mail the system sent)."""
     if decision.decided_by_user_id is not None and decision.decided_by_user_id == actor.user_id:
         return True
     return bool(decision.decided_by_email and actor.email and decision.decided_by_email == actor.email.lower())
