@@ -17,13 +17,12 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse, Response
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from trustdesk.appeals import insights, repository, transparency
 from trustdesk.appeals import page_queries as queries
 from trustdesk.appeals.insights import OwnerSection, VolumeReport, VolumeRow
-from trustdesk.appeals.models import Appeal, DisputeOutcome
+from trustdesk.appeals.models import DisputeOutcome
 from trustdesk.appeals.service import DECIDER_AUTOMATION, DECIDER_HUMAN
 from trustdesk.core.errors import Invalid
 from trustdesk.core.identity import Actor
@@ -189,12 +188,7 @@ def _appeal_ids(session: Session, references: set[str]) -> dict[str, int]:
     The report names an appeal by its reference, or by its id when it has none."""
     ids = {ref: int(ref) for ref in references if ref.isdigit()}
     wanted = sorted(references - ids.keys())
-    if wanted:
-        for reference, appeal_id in session.execute(select(Appeal.reference, Appeal.id)
-                                                    .where(Appeal.reference.in_(wanted))):
-            if reference is not None:
-                ids[reference] = appeal_id
-    return ids
+    return ids | repository.appeal_ids_by_reference(session, wanted)
 
 
 def _worst_overturned_first(rows: Sequence[VolumeRow]) -> list[VolumeRow]:

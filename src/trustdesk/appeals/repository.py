@@ -224,3 +224,10 @@ def active_suspensions(session: Session, party_ids: list[int], now: datetime) ->
 
 def all_market_settings(session: Session) -> dict[int, MarketAppealSettings]:
     return {row.market_id: row for row in session.scalars(select(MarketAppealSettings))}
+
+
+def appeal_ids_by_reference(session: Session, references: Sequence[str]) -> dict[str, int]:
+    if not references:
+        return {}
+    return {reference: appeal_id for reference, appeal_id in session.execute(
+        select(Appeal.reference, Appeal.id).where(Appeal.reference.in_(references))) if reference is not None}
