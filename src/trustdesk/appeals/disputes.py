@@ -13,8 +13,8 @@ from datetime import datetime
 from sqlalchemy.orm import Session
 
 from trustdesk.appeals import repository
+from trustdesk.appeals.events import record_event
 from trustdesk.appeals.models import Appeal, AppealStatus, Dispute, DisputeOutcome
-from trustdesk.appeals.service import record_event
 from trustdesk.cases.service import clean_text
 from trustdesk.core.errors import Conflict, Invalid
 from trustdesk.core.events import EventActor

@@ -24,8 +24,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from trustdesk.appeals import repository, reversals
+from trustdesk.appeals.events import record_event
 from trustdesk.appeals.models import ItemKind, MarketAppealSettings, Outcome
-from trustdesk.appeals.service import APPEAL_TOPICS, DSA_MIN_WINDOW_MONTHS, check_window_months, record_event
+from trustdesk.appeals.service import APPEAL_TOPICS, DSA_MIN_WINDOW_MONTHS, check_window_months
 from trustdesk.core.errors import Conflict, Invalid
 from trustdesk.core.events import EventActor
 from trustdesk.core.identity import User

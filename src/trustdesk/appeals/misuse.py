@@ -18,6 +18,7 @@ from datetime import datetime, timedelta
 from sqlalchemy.orm import Session
 
 from trustdesk.appeals import repository
+from trustdesk.appeals.events import record_event
 from trustdesk.appeals.models import Appeal, MarketAppealSettings, MisuseKind, MisuseMeasure
 from trustdesk.cases.models import Party
 from trustdesk.cases.service import clean_text
@@ -83,8 +84,6 @@ def _reasons(reasons: str) -> str:
 
 
 def warn(session: Session, party: Party, *, reasons: str, actor: Actor, now: datetime) -> MisuseMeasure:
-    from trustdesk.appeals.service import record_event
-
     _check_admin(actor)
     state = status(session, party, now=now)
     if not state.may_warn:
@@ -101,8 +100,6 @@ def warn(session: Session, party: Party, *, reasons: str, actor: Actor, now: dat
 
 
 def suspend(session: Session, party: Party, *, reasons: str, days: int, actor: Actor, now: datetime) -> MisuseMeasure:
-    from trustdesk.appeals.service import record_event
-
     _check_admin(actor)
     settings = _settings(session, party)
     if not 1 <= days <= settings.misuse_max_suspension_days:

@@ -18,8 +18,9 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from trustdesk.appeals import repository
+from trustdesk.appeals.events import record_event
 from trustdesk.appeals.models import Appeal, EnforcementDecision, Outcome, QaReview, QaStatus
-from trustdesk.appeals.service import is_original_decider, record_event
+from trustdesk.appeals.service import is_original_decider
 from trustdesk.cases.service import clean_text
 from trustdesk.core.errors import Conflict, Forbidden, Invalid
 from trustdesk.core.events import EventActor

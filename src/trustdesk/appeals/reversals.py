@@ -18,6 +18,7 @@ from typing import Any
 from sqlalchemy.orm import Session, sessionmaker
 
 from trustdesk.appeals import repository
+from trustdesk.appeals.events import record_event
 from trustdesk.appeals.models import Appeal, EnforcementDecision, Reversal, ReversalStatus
 from trustdesk.cases.models import Party
 from trustdesk.core import webhooks
@@ -61,8 +62,6 @@ def payload_of(session: Session, reversal: Reversal) -> dict[str, Any]:
 def request(session: Session, appeal: Appeal, decision: EnforcementDecision, *, measures: list[str],
             actor: EventActor, now: datetime) -> Reversal:
     """Record the reversal of ``decision`` and queue its webhook (once per appeal)."""
-    from trustdesk.appeals.service import record_event
-
     if repository.reversal_of(session, appeal.id) is not None:
         raise Conflict(f"appeal {appeal.reference} has its reversal already", field="appeal")
     reversal = Reversal(appeal_id=appeal.id, decision_id=decision.id, action=ACTIONS[decision.item_kind],
@@ -90,8 +89,6 @@ def send(session: Session, reversal: Reversal, *, now: datetime) -> int:
 def confirm(session: Session, webhook_id: str, *, reference: str | None, actor: EventActor,
             now: datetime) -> Reversal:
     """The enforcement system undid the action. Confirming again changes nothing."""
-    from trustdesk.appeals.service import record_event
-
     reversal = repository.reversal_by_webhook_id(session, webhook_id)
     if reversal is None:
         raise NotFound(f"no reversal {webhook_id!r}", field="reversal_id")

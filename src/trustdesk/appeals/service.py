@@ -24,12 +24,12 @@ from dateutil.relativedelta import relativedelta
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from trustdesk.appeals import repository, sor
+from trustdesk.appeals import letters, repository, reversals, sor
+from trustdesk.appeals.events import record_event
 from trustdesk.appeals.models import (
     AUTOMATED_SOURCES,
     REVERSING,
     Appeal,
-    AppealEvent,
     AppealReason,
     AppealStatus,
     DecisionStatus,
@@ -67,18 +67,6 @@ PUID_UNSAFE = re.compile(r"[^a-zA-Z0-9_-]")
 MEASURE_FIELDS = ("decision_visibility", "decision_monetary", "decision_provision", "decision_account")
 REDRESS_OPTIONS = ("internal_complaint", "out_of_court", "judicial")
 DECIDER_HUMAN, DECIDER_AUTOMATION = "human", "automation"
-
-
-# ---------------------------------------------------------------- the log
-
-
-def record_event(session: Session, type_: str, actor: EventActor, now: datetime, data: dict[str, Any] | None = None,
-                 *, decision_id: int | None = None, appeal_id: int | None = None,
-                 party_id: int | None = None) -> AppealEvent:
-    row = AppealEvent(type=type_, actor_type=actor.actor_type, actor_id=actor.user_id or None, occurred_at=now,
-                      data=data or {}, decision_id=decision_id, appeal_id=appeal_id, party_id=party_id)
-    session.add(row)
-    return row
 
 
 # ---------------------------------------------------------------- policies and detection sources
@@ -405,7 +393,7 @@ def decide_appeal(session: Session, appeal: Appeal, verdict: Verdict, *, actor: 
                   now: datetime) -> Appeal:
     """Decide, send the appellant the reasoned decision on their case (which is solved), and on an
     overturn ask the enforcement system to undo the action."""
-    from trustdesk.appeals import letters, quality, reversals
+    from trustdesk.appeals import quality  # quality asks this module who decided: imported when needed
 
     check_may_decide(session, appeal, actor, decider_kind=verdict.decider_kind)
     decision = session.get(EnforcementDecision, appeal.decision_id, with_for_update=True)
