@@ -54,6 +54,21 @@ def fresh_postgres_engine(schema: str) -> Engine:
 _engines: dict[str, Engine] = {}
 
 
+def _schema() -> str:
+    return f"test_{_worker()}_{os.getpid()}"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _drop_postgres_schema() -> Iterator[None]:
+    yield
+    if "postgresql" in _engines:
+        _engines.pop("postgresql").dispose()
+        admin = make_engine(PG_URL)
+        with admin.begin() as conn:
+            conn.execute(text(f'DROP SCHEMA IF EXISTS "{_schema()}" CASCADE'))
+        admin.dispose()
+
+
 def migrated_engine(backend: str, tmp_root: Path) -> Engine:
     if backend not in _engines:
         if backend == "sqlite":
@@ -62,7 +77,8 @@ def migrated_engine(backend: str, tmp_root: Path) -> Engine:
                 Path(f"{path}{suffix}").unlink(missing_ok=True)
             engine = make_engine(f"sqlite:///{path}")
         else:
-            engine = fresh_postgres_engine(f"test_{_worker()}")
+            # One schema per process: two suites running at once (two checkouts, a helper) never meet.
+            engine = fresh_postgres_engine(_schema())
         upgrade(engine)
         _engines[backend] = engine
     return _engines[backend]

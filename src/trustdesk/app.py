@@ -50,6 +50,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None, 
     from trustdesk.appeals import reversals as appeal_reversals
     from trustdesk.cases import jobs as case_jobs  # registers the consumers
     from trustdesk.core import mail, webhooks  # noqa: F401  (their consumers deliver email and webhooks)
+    from trustdesk.insights import jobs as insight_jobs
     from trustdesk.oncall import jobs as oncall_jobs
     from trustdesk.oncall import paging
     from trustdesk.routing import jobs as routing_jobs
@@ -65,7 +66,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None, 
             runner = OutboxRunner(factory, clock, poll_seconds=settings.outbox_poll_seconds,
                                   max_attempts=settings.outbox_max_attempts,
                                   periodic=case_jobs.PERIODIC + routing_jobs.PERIODIC + sla_jobs.PERIODIC
-                                  + oncall_jobs.PERIODIC + appeal_reversals.PERIODIC)
+                                  + oncall_jobs.PERIODIC + appeal_reversals.PERIODIC + insight_jobs.PERIODIC)
             runner.start()
         elif mode == "inline":
             on_outbox_commit(lambda: deliver_pending(factory, clock, max_attempts=settings.outbox_max_attempts))

@@ -16,7 +16,7 @@ from sqlalchemy import Connection, select, text
 from sqlalchemy.orm import Session
 
 from tests.cases.test_listing import StatementCounter
-from tests.conftest import PG_URL, START, _worker, fresh_postgres_engine
+from tests.conftest import PG_URL, START, _schema, fresh_postgres_engine
 from tests.factories.identity import make_user
 from tests.factories.world import World
 from tests.web.test_pages_auth import sign_in
@@ -376,7 +376,7 @@ def test_who_may_write_review_and_read_the_kb_console(client: TestClient, world:
 @pytest.mark.skipif(not PG_URL, reason="two writers really overlap on PostgreSQL only (SQLite's BEGIN IMMEDIATE "
                                        "makes the second wait before it reads)")
 def test_two_saves_of_one_article_at_once_keep_one_and_refuse_the_other_with_412() -> None:
-    engine = fresh_postgres_engine(f"kbrace_{_worker()}")
+    engine = fresh_postgres_engine(f"kbrace_{_schema()}")
     try:
         upgrade(engine)
         factory = make_session_factory(engine)

@@ -5,18 +5,15 @@ readiness, open, close, configure). Each command is one transaction, committed o
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from contextlib import contextmanager
-from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 from sqlalchemy import select
-from sqlalchemy.orm import Session, sessionmaker
 
+from trustdesk.cli_common import emit, factory, period, unit_of_work
 from trustdesk.core.clock import SystemClock
-from trustdesk.core.db import make_engine, make_session_factory, transaction
+from trustdesk.core.db import transaction
 from trustdesk.core.errors import DomainError
 from trustdesk.core.settings import get_settings
 
@@ -28,47 +25,6 @@ FromOption = Annotated[str, typer.Option("--from", help="First day, YYYY-MM-DD (
 ToOption = Annotated[str, typer.Option("--to", help="Last day, YYYY-MM-DD (UTC), included")]
 MarketsOption = Annotated[list[str] | None, typer.Option("--market", help="Only this market (repeatable)")]
 JsonOption = Annotated[bool, typer.Option("--json")]
-
-
-def _factory() -> sessionmaker[Session]:
-    return make_session_factory(make_engine(get_settings().resolved_database_url()))
-
-
-@contextmanager
-def _unit_of_work() -> Iterator[Session]:
-    """One transaction; a domain error is printed with its field and exits 2 (nothing is kept)."""
-    try:
-        with transaction(_factory()) as session:
-            yield session
-    except DomainError as exc:
-        raise typer.BadParameter(f"{exc.field}: {exc.detail}" if exc.field else exc.detail) from exc
-
-
-def _day(text: str, option: str) -> date:
-    try:
-        day = date.fromisoformat(text)
-    except ValueError as exc:
-        raise typer.BadParameter(f"a day as YYYY-MM-DD, not {text!r}", param_hint=option) from exc
-    if not date(2000, 1, 1) <= day <= date(2099, 12, 31):
-        raise typer.BadParameter("a day from 2000-01-01 to 2099-12-31", param_hint=option)
-    return day
-
-
-def _period(first: str, last: str) -> tuple[date, date, datetime, datetime]:
-    """``--from`` and ``--to`` as days and as ``[from 00:00 UTC, to+1 00:00 UTC)``."""
-    start, end = _day(first, "--from"), _day(last, "--to")
-    if end < start:
-        raise typer.BadParameter("the last day comes on or after the first", param_hint="--to")
-    return (start, end, datetime.combine(start, time(), tzinfo=UTC),
-            datetime.combine(end + timedelta(days=1), time(), tzinfo=UTC))
-
-
-def _emit(text: str, out: Path | None) -> None:
-    if out is None:
-        typer.echo(text, nl=not text.endswith("\n"))
-        return
-    out.write_text(text, encoding="utf-8")
-    typer.echo(f"written to {out}", err=True)
 
 
 def _rate(value: float | None) -> str:
@@ -90,12 +46,12 @@ def transparency_report(
 
     if output not in ("json", "csv"):
         raise typer.BadParameter("json or csv", param_hint="--format")
-    _, _, since, until = _period(first, last)
-    with _unit_of_work() as session:
+    _, _, since, until = period(first, last)
+    with unit_of_work() as session:
         figures = transparency.report(session, since=since, until=until, market_codes=market)
     text = (json.dumps(transparency.to_json(figures), indent=2) + "\n" if output == "json"
             else transparency.to_csv(figures))
-    _emit(text, out)
+    emit(text, out)
 
 
 @app.command("export-sor")
@@ -113,11 +69,11 @@ def export_sor(
     from trustdesk.appeals.models import EnforcementDecision, MarketAppealSettings
     from trustdesk.appeals.transparency import market_ids
 
-    start, end, _, _ = _period(first, last)
+    start, end, _, _ = period(first, last)
     if out.exists() and any(out.glob("statements-*.json")):
         raise typer.BadParameter(f"{out} holds statements already; export into an empty directory",
                                  param_hint="--out")
-    with _unit_of_work() as session:
+    with unit_of_work() as session:
         ids = market_ids(session, market)
         query = (select(EnforcementDecision.puid, EnforcementDecision.statement)
                  .join(MarketAppealSettings, MarketAppealSettings.market_id == EnforcementDecision.market_id)
@@ -162,8 +118,8 @@ def volume_report(first: FromOption, last: ToOption, market: MarketsOption = Non
     and item kind, and the (policy, source) pairs whose decisions appeals overturned most."""
     from trustdesk.appeals import insights
 
-    _, _, since, until = _period(first, last)
-    with _unit_of_work() as session:
+    _, _, since, until = period(first, last)
+    with unit_of_work() as session:
         figures = insights.volume(session, since=since, until=until, market_codes=market)
     if as_json:
         typer.echo(json.dumps(figures.as_dict(), indent=2, ensure_ascii=False))
@@ -189,8 +145,8 @@ def policy_report(first: FromOption, last: ToOption, as_json: JsonOption = False
     """Per owner of a policy or detection source: their figures and what to look at first."""
     from trustdesk.appeals import insights
 
-    _, _, since, until = _period(first, last)
-    with _unit_of_work() as session:
+    _, _, since, until = period(first, last)
+    with unit_of_work() as session:
         sections = insights.policy_owner_report(session, since=since, until=until)
     if as_json:
         typer.echo(json.dumps([s.as_dict() for s in sections], indent=2, ensure_ascii=False))
@@ -220,7 +176,7 @@ def readiness(market: Annotated[str, typer.Argument(help="Market code, e.g. ES")
     from trustdesk.appeals import markets
     from trustdesk.directory import service as directory
 
-    with _unit_of_work() as session:
+    with unit_of_work() as session:
         found = directory.market_by_code(session, market.upper())
         result = markets.check(session, found, settings=get_settings(), now=SystemClock().now())
         gaps = [{"area": g.area, "what": g.what, "fix": g.fix} for g in result.gaps]
@@ -244,7 +200,7 @@ def open_market(market: Annotated[str, typer.Argument(help="Market code, e.g. ES
     from trustdesk.directory import service as directory
 
     try:
-        with transaction(_factory()) as session:
+        with transaction(factory()) as session:
             found = directory.market_by_code(session, market.upper())
             markets.open_market(session, found, actor=SYSTEM, settings=get_settings(), now=SystemClock().now())
             code = found.code
@@ -266,7 +222,7 @@ def close_market(market: Annotated[str, typer.Argument(help="Market code, e.g. E
     from trustdesk.core.events import SYSTEM
     from trustdesk.directory import service as directory
 
-    with _unit_of_work() as session:
+    with unit_of_work() as session:
         found = directory.market_by_code(session, market.upper())
         markets.close_market(session, found, actor=SYSTEM, now=SystemClock().now())
         code = found.code
@@ -293,7 +249,7 @@ def configure(
     from trustdesk.core.yamltext import read_yaml
     from trustdesk.directory import service as directory
 
-    with _unit_of_work() as session:
+    with unit_of_work() as session:
         found = directory.market_by_code(session, market.upper())
         row = repository.market_settings(session, found.id)
         texts: dict[str, str] = dict(row.out_of_court) if row is not None else {}

@@ -23,12 +23,13 @@ from datetime import datetime
 from functools import partial
 from typing import Any, TypeVar, cast
 
-from sqlalchemy import func, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
 from trustdesk.appeals.models import (
     REVERSING,
     Appeal,
+    AppealEvent,
     DetectionSource,
     EnforcementDecision,
     EnforcementPolicy,
@@ -337,3 +338,14 @@ def owners_to_csv(sections: Sequence[OwnerSection]) -> str:
         rows += [(s.owner, s.owner_email, "pair", f"{p.policy}/{p.source}", p.decisions, p.appeals, p.decided,
                   p.overturned, p.overturn_rate) for p in s.pairs]
     return _csv(OWNER_HEADER, rows)
+
+
+def decided_in(*, since: datetime, until: datetime) -> Select[tuple[int, datetime, bool]]:
+    """The appeals decided in [since, until) as the appeal event log records them: the appeal's case, when,
+    and whether it was overturned (fully or partly). The insight metrics join it to the case facts."""
+    overturned = AppealEvent.data["outcome"].as_string().in_(sorted(_REVERSING))
+    return (select(Appeal.case_id.label("case_id"), AppealEvent.occurred_at.label("decided_at"),
+                   overturned.label("overturned"))
+            .join(Appeal, Appeal.id == AppealEvent.appeal_id)
+            .where(AppealEvent.type == "appeal.decided", AppealEvent.occurred_at >= since,
+                   AppealEvent.occurred_at < until))

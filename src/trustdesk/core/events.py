@@ -60,11 +60,25 @@ class CaseEvent(EventLogMixin, Base):
     case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="RESTRICT"))
 
 
+class StaleCase(Base):
+    """A case with events that read models (``insights.facts``) have not folded yet: one row per flush
+    that wrote its events, in that flush's transaction, so a reader that consumes these rows never
+    misses a committed event, whatever order concurrent transactions commit in."""
+
+    __tablename__ = "insight_stale_cases"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(index=True)
+
+
 @event.listens_for(Session, "before_flush")
 def _events_are_append_only(session: Session, _ctx: Any, _instances: Any) -> None:
     for obj in list(session.dirty) + list(session.deleted):
         if isinstance(obj, EventLogMixin) and (obj in session.deleted or session.is_modified(obj)):
             raise RuntimeError(f"{type(obj).__name__} rows are append-only")
+    touched = {obj.case_id for obj in session.new if isinstance(obj, CaseEvent)}
+    for case_id in sorted(touched):
+        session.add(StaleCase(case_id=case_id))
 
 
 def record_case_event(

@@ -12,6 +12,7 @@ from trustdesk.core import webhooks as _webhooks  # noqa: F401
 from trustdesk.core.db import Base
 from trustdesk.directory import models as _directory  # noqa: F401
 from trustdesk.feedback import models as _feedback  # noqa: F401
+from trustdesk.insights import models as _insights  # noqa: F401
 from trustdesk.knowledge import models as _knowledge  # noqa: F401
 from trustdesk.oncall import models as _oncall  # noqa: F401
 from trustdesk.routing import models as _routing  # noqa: F401

@@ -61,6 +61,7 @@ from trustdesk.demo.templates import ensure_templates
 from trustdesk.demo.timeline import Slot, build_slots
 from trustdesk.demo.writer import CaseWriter, history_without_side_effects
 from trustdesk.directory.models import Agent, Market, Presence, Queue, Team, Vendor
+from trustdesk.insights import facts as insight_facts
 from trustdesk.routing import service as routing
 from trustdesk.sla import timers as sla_timers
 
@@ -242,8 +243,12 @@ def build_demo(factory: sessionmaker[Session], clock: Clock, *, seed: int = 7, c
         trained = ensure_model(session, settings=settings, now=now)
     if trained:
         say(trained)
+    if changed_any := bool(created or written or trained or talked or appealed):
+        with transaction(factory) as session:
+            folded = insight_facts.rebuild(session, now=now)
+        say(f"insights: {folded:,} cases folded into facts")
     with transaction(factory) as session:
-        changed = bool(created or written or trained or talked or appealed)
+        changed = changed_any
         summary = summarize(session, seed=seed, now=now, changed=changed, seconds=time.perf_counter() - started,
                             note=note)
     return summary

@@ -10,7 +10,7 @@ has not come counts in neither.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -24,7 +24,7 @@ from trustdesk.core.events import CaseEvent
 from trustdesk.directory.models import Market, Queue, Team
 from trustdesk.sla import policies
 from trustdesk.sla.calendar import Calendar
-from trustdesk.sla.clocks import Outcome, run_periods
+from trustdesk.sla.clocks import Clock, Outcome, run_periods
 from trustdesk.sla.models import CaseSla
 
 GROUPS = ("metric", "queue", "team", "market", "tier")
@@ -95,19 +95,26 @@ def compliance(session: Session, *, since: datetime, until: datetime, by: str = 
                 clocks = run_periods(periods, policies.happenings(events[case_id]), now=until.astimezone(UTC))
             except Invalid:  # a calendar with no open time: nothing can come due
                 continue
-            for clock in clocks:
-                late = clock.breached_at is not None and since <= clock.breached_at < until
-                on_time = (clock.outcome is Outcome.FULFILLED and clock.breached_at is None
-                           and clock.stopped_at is not None and since <= clock.stopped_at < until)
-                if not (late or on_time):
+            for metric, at, met in came_due(clocks):
+                if not since <= at < until:
                     continue
-                key = clock.metric.value if by == "metric" else labels.get(case_id, "—")
-                row = out.setdefault((key, clock.metric.value), Compliance(key=key, metric=clock.metric.value))
-                if late:
-                    row.breached += 1
-                else:
+                key = metric if by == "metric" else labels.get(case_id, "—")
+                row = out.setdefault((key, metric), Compliance(key=key, metric=metric))
+                if met:
                     row.met += 1
+                else:
+                    row.breached += 1
     return sorted(out.values(), key=lambda r: (r.key, r.metric))
+
+
+def came_due(clocks: Iterable[Clock]) -> Iterator[tuple[str, datetime, bool]]:
+    """Each clock that came due: (target, when, met in time). A breach comes due when it went past its
+    budget (met later or never); a met clock when it was met; a clock still running in time, never."""
+    for clock in clocks:
+        if clock.breached_at is not None:
+            yield clock.metric.value, clock.breached_at, False
+        elif clock.outcome is Outcome.FULFILLED and clock.stopped_at is not None:
+            yield clock.metric.value, clock.stopped_at, True
 
 
 def _labels(session: Session, case_ids: list[int], by: str) -> dict[int, str]:
