@@ -67,6 +67,13 @@ class Perm(StrEnum):
     APPEALS_QA = "appeals.qa"  # second reviews and calibration
     APPEALS_ADMIN = "appeals.admin"  # policies, qualifications, market set-up and launch, misuse measures
     ENFORCEMENT_INGEST = "enforcement.ingest"  # the enforcement systems: record decisions, confirm reversals
+    # the feedback loop: dashboards, reports, OKRs, surveys, sentiment rules, QA and coaching
+    INSIGHTS_READ = "insights.read"  # dashboards, metrics, emerging issues, weekly reports, OKRs
+    INSIGHTS_ADMIN = "insights.admin"  # OKRs, report schedules; acknowledge and end emerging issues
+    FEEDBACK_ADMIN = "feedback.admin"  # CSAT survey settings per channel, sentiment rules
+    QA_REVIEW = "qa.review"  # score sampled cases on a scorecard; take part in calibration sessions
+    QA_COACH = "qa.coach"  # write coaching notes to agents
+    QA_ADMIN = "qa.admin"  # scorecards, sampling rules, calibration sessions
     # administration
     DIRECTORY_READ = "directory.read"
     DIRECTORY_ADMIN = "directory.admin"
@@ -101,11 +108,14 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Perm]] = {
     Role.REVIEWER: frozenset((_AGENT - {Perm.CASE_REROUTE})
                              | {Perm.CATALOGUE_READ, Perm.APPEALS_READ, Perm.APPEALS_DECIDE}),
     Role.QA: frozenset({Perm.SELF, Perm.CASE_READ, Perm.QUEUE_READ, Perm.DIRECTORY_READ, Perm.CATALOGUE_READ,
-                        Perm.ROUTING_READ, Perm.ONCALL_READ, Perm.APPEALS_READ, Perm.APPEALS_QA}),
+                        Perm.ROUTING_READ, Perm.ONCALL_READ, Perm.APPEALS_READ, Perm.APPEALS_QA,
+                        Perm.INSIGHTS_READ, Perm.QA_REVIEW, Perm.QA_COACH}),
     Role.LEAD: frozenset(_SENIOR_AGENT | {Perm.CASE_INTAKE, Perm.INTERNAL_REQUEST, Perm.CATALOGUE_EDIT,
                                           Perm.CATALOGUE_APPROVE, Perm.ROUTING_ADMIN, Perm.ONCALL_ADMIN,
                                           Perm.KB_PUBLISH, Perm.APPEALS_READ, Perm.APPEALS_DECIDE,
-                                          Perm.APPEALS_QA, Perm.APPEALS_ADMIN}),
+                                          Perm.APPEALS_QA, Perm.APPEALS_ADMIN, Perm.INSIGHTS_READ,
+                                          Perm.INSIGHTS_ADMIN, Perm.FEEDBACK_ADMIN, Perm.QA_REVIEW, Perm.QA_COACH,
+                                          Perm.QA_ADMIN}),
     Role.ADMIN: frozenset(Perm),
 }
 

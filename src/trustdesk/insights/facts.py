@@ -34,7 +34,7 @@ from sqlalchemy.orm import Session
 from trustdesk.cases.models import Case
 from trustdesk.core.errors import Invalid
 from trustdesk.core.events import CaseEvent, StaleCase
-from trustdesk.directory.models import Market, Team, Tier
+from trustdesk.directory.models import Agent, Market, Team, Tier
 from trustdesk.feedback.models import MessageSentiment
 from trustdesk.insights.models import CaseFact, TargetFact
 from trustdesk.sla import policies
@@ -66,8 +66,11 @@ def _business_minutes(calendar: Calendar | None, start: datetime, end: datetime)
 
 
 def fold(case: Case, market: str, events: Sequence[Any], *, tiers: dict[int, str], calendar: Calendar | None,
-         calendar_key: str | None = None, sentiments: Sequence[float] = (), now: datetime) -> dict[str, Any]:
-    """The fact row of one case from its events in order (``type``, ``occurred_at``, ``data``, ``id``)."""
+         calendar_key: str | None = None, sentiments: Sequence[float] = (), agents: dict[int, int] | None = None,
+         now: datetime) -> dict[str, Any]:
+    """The fact row of one case from its events in order (``type``, ``occurred_at``, ``data``, ``id``,
+    ``actor_id``). ``agents``: the agent of each user id (who answered, when nobody was assigned)."""
+    agents = agents or {}
     created = next((e for e in events if e.type == "case.created"), None)
     created_at = created.occurred_at if created is not None else case.created_at
     party_kind = str(created.data.get("party_kind", "")) if created is not None else ""
@@ -84,6 +87,7 @@ def fold(case: Case, market: str, events: Sequence[Any], *, tiers: dict[int, str
     csat_score: int | None = None
     csat_rated_at: datetime | None = None
     assignee: int | None = None
+    replier: int | None = None  # the agent of the last public reply
     solver: int | None = None
     for event in events:
         data = event.data
@@ -114,14 +118,14 @@ def fold(case: Case, market: str, events: Sequence[Any], *, tiers: dict[int, str
             if change and routed_topic is not None and change.get("from") != change.get("to"):
                 topic_corrected = True
         elif kind == "case.message_added":
-            if (first_reply_at is None and data.get("visibility") == "public"
-                    and data.get("author_type") == "agent"):
-                first_reply_at = event.occurred_at
+            if data.get("visibility") == "public" and data.get("author_type") == "agent":
+                first_reply_at = first_reply_at or event.occurred_at
+                replier = agents.get(event.actor_id or 0, replier)
         elif kind == "case.status_changed":
             to = data.get("to")
             if to == "solved":
                 solved_at = event.occurred_at
-                solver = assignee
+                solver = assignee or replier
                 first_solved_at = first_solved_at or event.occurred_at
             elif data.get("from") == "solved" and to != "closed":
                 solved_at = None
@@ -134,7 +138,7 @@ def fold(case: Case, market: str, events: Sequence[Any], *, tiers: dict[int, str
         "language": case.language, "party_id": case.party_id, "party_kind": party_kind, "topic": case.topic,
         "priority": case.priority, "status": case.status, "first_team_id": first_team, "team_id": case.team_id,
         "tier": tiers.get(case.team_id) if case.team_id is not None else None,
-        "agent_id": solver if solved_at is not None else case.assignee_id, "calendar": calendar_key,
+        "agent_id": solver if solved_at is not None else (case.assignee_id or replier), "calendar": calendar_key,
         "created_at": created_at, "first_reply_at": first_reply_at,
         "first_reply_minutes": _minutes(created_at, first_reply_at) if first_reply_at else None,
         "first_reply_business_minutes": (_business_minutes(calendar, created_at, first_reply_at)
@@ -166,6 +170,7 @@ class _Context:
         self.session = session
         self.tiers = {team_id: tier for team_id, tier in session.execute(select(Team.id, Team.tier))}
         self.markets = {market_id: code for market_id, code in session.execute(select(Market.id, Market.code))}
+        self.agents = {user_id: agent_id for agent_id, user_id in session.execute(select(Agent.id, Agent.user_id))}
         self._calendars: dict[str | None, Calendar | None] = {}
 
     def calendar(self, key: str | None) -> Calendar:
@@ -193,7 +198,7 @@ def _refresh_chunk(session: Session, context: _Context, chunk: Sequence[int], *,
     cases = {c.id: c for c in session.scalars(select(Case).where(Case.id.in_(chunk), Case.merged_into_id.is_(None)))}
     events: dict[int, list[Any]] = defaultdict(list)
     for row in session.execute(select(CaseEvent.id, CaseEvent.case_id, CaseEvent.type, CaseEvent.occurred_at,
-                                      CaseEvent.data)
+                                      CaseEvent.data, CaseEvent.actor_id)
                                .where(CaseEvent.case_id.in_(list(cases)))
                                .order_by(CaseEvent.case_id, CaseEvent.occurred_at, CaseEvent.id)):
         events[row.case_id].append(row)
@@ -213,7 +218,7 @@ def _refresh_chunk(session: Session, context: _Context, chunk: Sequence[int], *,
         case_events = events.get(case_id, [])
         facts.append(fold(case, context.markets.get(case.market_id, "?"), case_events, tiers=context.tiers,
                           calendar=calendar, calendar_key=snapshot.calendar_key if snapshot else None,
-                          sentiments=sentiments.get(case_id, ()), now=now))
+                          sentiments=sentiments.get(case_id, ()), agents=context.agents, now=now))
         if snapshot is None:
             continue
         try:

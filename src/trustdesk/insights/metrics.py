@@ -438,8 +438,12 @@ def compute(session: Session, key: str, period: Period, filters: Filters | None 
     if by is not None and by not in metric.groups:
         raise Invalid(f"{metric.label} groups by one of {', '.join(metric.groups)}", field="by")
     values = metric.compute(session, period, filters, by, now)
-    if by is None and not values:
-        return [Value(group=None, value=None if metric.unit is not Unit.COUNT else 0.0)]
+    if by is None and not values:  # nothing counted: zero cases, a rate of nothing, no time
+        if metric.unit is Unit.COUNT:
+            return [Value(group=None, value=0.0)]
+        if metric.unit is Unit.RATIO:
+            return [Value(group=None, value=None, numerator=0, denominator=0)]
+        return [Value(group=None, value=None)]
     return values
 
 

@@ -1,0 +1,350 @@
+"""Every metric on a seeded event history, against figures computed by hand.
+
+The history: a fortnight from Monday 2 March 2026 09:00 UTC, an SLA calendar open Monday to Friday
+09:00-17:00 UTC, first reply due in 240 business minutes and resolution in 2,880. Seven cases:
+
+==  ======  ==============  ==================  =====================  ==============  ========================
+#   market  opened          first reply         solved                 rating          also
+==  ======  ==============  ==================  =====================  ==============  ========================
+C1  US      Mon 09:00       Mon 10:00           Mon 11:00              5
+C2  US      Mon 16:00       Tue 10:00           Tue 12:00              1, then 2
+C3  US      Fri 16:30       Mon 09:30           Mon 10:00, reopened                    a reopen
+                                                11:00, solved 12:00
+C4  US      Tue 09:00       Tue 09:20           —                                      escalated T1 -> T2
+C5  US      Tue 09:00       Tue 12:00           Tue 14:00              4               rerouted: wrong topic
+C6  US      Thu 09:00       —                   —                                      C1's party and topic
+C7  ES      Mon 09:00       Mon 09:30           Mon 10:00              5
+==  ======  ==============  ==================  =====================  ==============  ========================
+
+Judged on Monday 16 March 09:00.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from tests.conftest import START
+from tests.factories.cases import make_case, make_party
+from tests.factories.directory import make_queue, make_team
+from tests.factories.identity import make_user
+from tests.factories.world import World
+from trustdesk.cases import service as cases
+from trustdesk.cases.models import Case, Party, Status
+from trustdesk.core.errors import Invalid
+from trustdesk.core.events import SYSTEM, StaleCase
+from trustdesk.core.identity import Actor, User, actor_for
+from trustdesk.core.permissions import Role
+from trustdesk.core.settings import Settings
+from trustdesk.feedback import service as feedback
+from trustdesk.insights import facts, metrics
+from trustdesk.insights.metrics import Filters, Period
+from trustdesk.insights.models import CaseFact
+from trustdesk.sla import calendars, policies
+from trustdesk.sla.schemas import CalendarIn, PolicyIn
+
+SETTINGS = Settings()
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri")
+NOW = datetime(2026, 3, 16, 9, 0, tzinfo=START.tzinfo)
+FORTNIGHT = Period(START, NOW)
+
+
+def at(day: int, hour: int, minute: int = 0) -> datetime:
+    """Day 0 is Monday 2 March."""
+    return START.replace(hour=hour, minute=minute) + timedelta(days=day)
+
+
+class History:
+    def __init__(self, db: Session, world: World) -> None:
+        self.db, self.world = db, world
+        calendars.create_calendar(db, CalendarIn(key="office", name="Office", time_zone="UTC",
+                                                 weekly={d: ["09:00-17:00"] for d in WEEKDAYS}), now=START)
+        targets = {"first_reply": {"minutes": 240, "business": True},
+                   "resolution": {"minutes": 2880, "business": True}}
+        policies.create_policy(db, PolicyIn(key="standard", name="Standard", is_default=True, calendar_key="office",
+                                            targets={p: targets for p in ("low", "normal", "high", "urgent")}),
+                               now=START)
+        self.agent = actor_for(world.users["agent_t1"], agent_id=world.agents["agent_t1"].id,
+                               vendor_id=world.vendor_a.id)
+        self.cases: dict[str, Case] = {}
+        self.returns = make_queue(db, now=START, key="us-returns", market=world.us,
+                                  team=make_team(db, now=START, key="t1-returns", vendor=world.vendor_a))
+
+    def party(self, name: str, market: Any) -> Any:
+        user = make_user(self.db, Role.BUYER, now=START, email=f"{name}@example.test", name=name)
+        return make_party(self.db, market, now=START, user=user)
+
+    def open(self, name: str, when: datetime, *, party: Any = None, es: bool = False,
+             topic: str = "orders.delivery") -> Case:
+        market = self.world.es if es else self.world.us
+        queue = self.world.queue_b if es else self.world.queue_a
+        case = make_case(self.db, market=market, party=party or self.party(name.lower(), market), now=when,
+                         queue=queue, topic=topic)
+        self.cases[name] = case
+        return case
+
+    def reply(self, name: str, when: datetime, *, solve: bool = False) -> None:
+        cases.add_agent_reply(self.db, self.cases[name], body="Here is what I found.", actor=self.agent,
+                              settings=SETTINGS, now=when, then_status=Status.SOLVED if solve else None)
+
+    def solve(self, name: str, when: datetime) -> None:
+        cases.change_status(self.db, self.cases[name], Status.SOLVED, actor=self.agent, now=when)
+
+    def customer_says(self, name: str, when: datetime) -> None:
+        case = self.cases[name]
+        customer = _customer(self.db, case)
+        cases.add_customer_message(self.db, case, body="It is still not here.", actor=customer, settings=SETTINGS,
+                                   now=when)
+
+    def rate(self, name: str, score: int, when: datetime) -> None:
+        feedback.rate_case(self.db, self.cases[name], score=score, channel="web_form",
+                           actor=_customer(self.db, self.cases[name]), now=when)
+
+
+def _customer(db: Session, case: Case) -> Actor:
+    party = db.get(Party, case.party_id)
+    assert party is not None and party.user_id is not None
+    user = db.get(User, party.user_id)
+    assert user is not None
+    return actor_for(user)
+
+
+@pytest.fixture
+def history(db: Session, world: World) -> History:
+    h = History(db, world)
+    h.open("C1", at(0, 9))
+    h.reply("C1", at(0, 10))
+    h.solve("C1", at(0, 11))
+    h.rate("C1", 5, at(0, 12))
+
+    h.open("C2", at(0, 16))
+    h.reply("C2", at(1, 10))
+    h.solve("C2", at(1, 12))
+    h.rate("C2", 1, at(1, 13))
+    h.rate("C2", 2, at(1, 14))  # the latest rating counts
+
+    h.open("C3", at(4, 16, 30))
+    h.reply("C3", at(7, 9, 30))
+    h.solve("C3", at(7, 10))
+    h.customer_says("C3", at(7, 11))  # reopens it
+    h.solve("C3", at(7, 12))
+
+    h.open("C4", at(1, 9))
+    h.reply("C4", at(1, 9, 20))
+    cases.reroute_case(db, h.cases["C4"], to_queue=world.queue_t2, reason="escalated", actor=SYSTEM,
+                       settings=SETTINGS, now=at(1, 10))
+
+    h.open("C5", at(1, 9))
+    cases.reroute_case(db, h.cases["C5"], to_queue=h.returns, reason="wrong_topic", actor=SYSTEM,
+                       settings=SETTINGS, now=at(1, 9, 30))
+    h.reply("C5", at(1, 12))
+    h.solve("C5", at(1, 14))
+    h.rate("C5", 4, at(1, 15))
+
+    h.open("C6", at(3, 9), party=db.get(Party, h.cases["C1"].party_id))
+
+    h.open("C7", at(0, 9), es=True)
+    h.reply("C7", at(0, 9, 30))
+    h.solve("C7", at(0, 10))
+    h.rate("C7", 5, at(0, 11))
+    db.flush()
+    assert facts.refresh_stale(db, now=NOW) == 7
+    return h
+
+
+def one(db: Session, key: str, period: Period = FORTNIGHT, **filters: Any) -> metrics.Value:
+    return metrics.value(db, key, period, Filters(**filters), now=NOW)
+
+
+def grouped(db: Session, key: str, by: str, period: Period = FORTNIGHT, **filters: Any) -> dict[str | None, Any]:
+    return {v.group: v for v in metrics.compute(db, key, period, Filters(**filters), by=by, now=NOW)}
+
+
+# ------------------------------------------------------------------------------------------- the figures
+
+
+def test_volume_and_backlog(db: Session, history: History, world: World) -> None:
+    assert one(db, "volume").value == 7
+    assert {g: v.value for g, v in grouped(db, "volume", "market").items()} == {"US": 6, "ES": 1}
+    assert one(db, "volume", market="ES").value == 1
+    days = grouped(db, "volume", "day")
+    assert {g: v.value for g, v in days.items()} == {"2026-03-02": 3, "2026-03-03": 2, "2026-03-05": 1,
+                                                      "2026-03-06": 1}
+    assert {g: v.value for g, v in grouped(db, "volume", "week").items()} == {"2026-03-02": 7}
+    # Open now: C4 (with T2) and C6.
+    assert one(db, "backlog").value == 2
+    assert {g: v.value for g, v in grouped(db, "backlog", "tier").items()} == {"t1": 1, "t2": 1}
+    first_week = Period(START, START + timedelta(days=3))  # C6 was opened after it: not in its backlog
+    assert one(db, "backlog", first_week).value == 1
+
+
+def test_first_reply_times_on_the_clock_and_in_business_minutes(db: Session, history: History) -> None:
+    # On the clock: 20, 30, 60, 240 (C5: 09:00 -> 12:00 is 180), ... recomputed below by hand:
+    # C1 60, C2 1080 (Mon 16:00 -> Tue 10:00), C3 3900 (Fri 16:30 -> Mon 09:30), C4 20, C5 180, C7 30.
+    # Sorted 20, 30, 60, 180, 1080, 3900: median (60 + 180) / 2 = 120; p90 at 4.5 -> 1080 + 0.5 * 2820 = 2490.
+    assert one(db, "first_reply_median").value == 120
+    assert one(db, "first_reply_p90").value == 2490
+    assert one(db, "first_reply_median").count == 6
+    # Business: C1 60, C2 60 + 60 = 120, C3 30 + 30 = 60, C4 20, C5 180, C7 30.
+    # Sorted 20, 30, 60, 60, 120, 180: median 60; p90 at 4.5 -> 120 + 0.5 * 60 = 150.
+    assert one(db, "first_reply_business_median").value == 60
+    assert one(db, "first_reply_business_p90").value == 150
+    assert one(db, "first_reply_median", market="ES").value == 30
+    assert grouped(db, "first_reply_p90", "market")["US"].value == pytest.approx(
+        metrics.percentile([60, 1080, 3900, 20, 180], 0.9))
+
+
+def test_resolution_times_on_the_clock_and_in_business_minutes(db: Session, history: History) -> None:
+    # Solved now: C1 120, C2 1200, C3 4050 (Fri 16:30 -> Mon 12:00, counted to the last solve), C5 300, C7 60.
+    # Sorted 60, 120, 300, 1200, 4050: median 300; p90 at 3.6 -> 1200 + 0.6 * 2850 = 2910.
+    assert one(db, "resolution_median").value == 300
+    assert one(db, "resolution_p90").value == pytest.approx(2910)
+    # Business: C1 120, C2 60 + 180 = 240, C3 30 + 180 = 210, C5 300, C7 60.
+    # Sorted 60, 120, 210, 240, 300: median 210; p90 at 3.6 -> 240 + 0.6 * 60 = 276.
+    assert one(db, "resolution_business_median").value == 210
+    assert one(db, "resolution_business_p90").value == pytest.approx(276)
+
+
+def test_sla_compliance_by_target(db: Session, history: History) -> None:
+    # First reply: six met; C6 never answered: due Thu 13:00, breached.
+    # Resolution: C1, C2, C3, C5, C7 met; C4 (open) and C6 ran past 48 business hours.
+    overall = one(db, "sla_compliance")
+    assert (overall.numerator, overall.denominator) == (11, 14)
+    targets = grouped(db, "sla_compliance", "target")
+    assert (targets["first_reply"].numerator, targets["first_reply"].denominator) == (6, 7)
+    assert (targets["resolution"].numerator, targets["resolution"].denominator) == (5, 7)
+    # The first week alone: C6's first reply breached on Thursday; no resolution had run out yet.
+    week = grouped(db, "sla_compliance", "target", Period(START, START + timedelta(days=7)))
+    assert (week["first_reply"].numerator, week["first_reply"].denominator) == (5, 6)  # C3 replied on day 7
+    assert (week["resolution"].numerator, week["resolution"].denominator) == (4, 4)  # C1, C2, C5, C7
+    assert one(db, "sla_compliance", Period(START, START + timedelta(days=7)), market="ES").denominator == 2
+
+
+def test_csat_and_its_mean(db: Session, history: History) -> None:
+    # Ratings: C1 5, C2 2 (replaced 1), C5 4, C7 5 -> good 3 of 4; mean 16 / 4.
+    value = one(db, "csat")
+    assert (value.numerator, value.denominator, value.value) == (3, 4, 0.75)
+    assert one(db, "csat_mean").value == 4.0
+    by_market = grouped(db, "csat", "market")
+    assert (by_market["US"].numerator, by_market["US"].denominator) == (2, 3)
+    assert by_market["ES"].value == 1.0
+
+
+def test_escalation_reopen_repeat_and_misroute_rates(db: Session, history: History) -> None:
+    escalation = one(db, "escalation_rate")  # all seven began with a T1 team; C4 went up to T2
+    assert (escalation.numerator, escalation.denominator) == (1, 7)
+    reopen = one(db, "reopen_rate")  # solved: C1, C2, C3, C5, C7; C3 reopened
+    assert (reopen.numerator, reopen.denominator) == (1, 5)
+    repeat = one(db, "repeat_rate")  # C3 reopened, and C1's party came back on its topic 70 hours later
+    assert (repeat.numerator, repeat.denominator) == (2, 5)
+    misroute = one(db, "misroute_rate")  # C5 left its first team (the escalation of C4 is not a misroute)
+    assert (misroute.numerator, misroute.denominator) == (1, 7)
+
+
+def test_a_repeat_is_judged_by_its_window(db: Session, history: History) -> None:
+    c6 = db.get(CaseFact, history.cases["C6"].id)
+    assert c6 is not None and c6.repeat_of_case_id == history.cases["C1"].id
+    assert c6.repeat_gap_minutes == 70 * 60  # Mon 11:00 -> Thu 09:00
+    strict = metrics.repeated(days=2)
+    rows = db.scalars(select(CaseFact.case_id).where(strict)).all()
+    assert set(rows) == {history.cases["C3"].id}  # 70 hours is outside a 2-day window
+
+
+def test_filters_and_groups(db: Session, history: History, world: World) -> None:
+    assert one(db, "volume", team=world.t2.id).value == 1  # C4 is with T2 now
+    assert one(db, "volume", tier="t1").value == 6
+    assert one(db, "volume", topic="orders").value == 7  # sub-topics count
+    assert one(db, "volume", topic="orders.deliv").value == 0  # a prefix of a word is not a parent topic
+    assert one(db, "volume", channel="in_app_chat").value == 0
+    agents = grouped(db, "csat", "agent")
+    assert agents[str(world.agents["agent_t1"].id)].denominator == 4
+
+
+def test_bad_definitions_and_filters_are_refused(db: Session, history: History) -> None:
+    with pytest.raises(Invalid) as unknown:
+        metrics.compute(db, "nps", FORTNIGHT, now=NOW)
+    assert unknown.value.field == "metric"
+    with pytest.raises(Invalid) as group:
+        metrics.compute(db, "volume", FORTNIGHT, by="colour", now=NOW)
+    assert group.value.field == "by"
+    with pytest.raises(Invalid) as target:
+        metrics.compute(db, "volume", FORTNIGHT, by="target", now=NOW)
+    assert target.value.field == "by"
+    with pytest.raises(Invalid) as deflection:
+        metrics.compute(db, "deflection_rate", FORTNIGHT, Filters(team=1), now=NOW)
+    assert deflection.value.field == "team"
+    with pytest.raises(Invalid) as backwards:
+        Period(NOW, START)
+    assert backwards.value.field == "until"
+    with pytest.raises(Invalid) as field_name:
+        Filters.of({"market": "US", "colour": "red"})
+    assert field_name.value.field == "colour"
+
+
+def test_an_empty_period_has_no_figures_but_zero_volume(db: Session, history: History) -> None:
+    empty = Period(NOW, NOW + timedelta(days=1))
+    assert one(db, "volume", empty).value == 0
+    assert one(db, "csat", empty).value is None
+    assert one(db, "first_reply_p90", empty).value is None
+
+
+def test_percentile_interpolates_like_postgresql() -> None:
+    assert metrics.percentile([10, 20, 30, 40], 0.5) == 25
+    assert metrics.percentile([10, 20, 30, 40], 0.9) == 37
+    assert metrics.percentile([7], 0.9) == 7
+    assert metrics.percentile([], 0.5) is None
+
+
+# ----------------------------------------------------------------------------------- facts and the log
+
+
+def test_facts_follow_the_log_through_the_stale_queue(db: Session, history: History) -> None:
+    assert db.scalar(select(StaleCase.id).limit(1)) is None  # all folded
+    c4 = history.cases["C4"]
+    history.solve("C4", at(8, 9))
+    db.flush()
+    assert facts.stale_count(db) == 1
+    before = db.get(CaseFact, c4.id)
+    assert before is not None and before.solved_at is None
+    assert facts.refresh_stale(db, now=NOW) == 1
+    db.expire_all()
+    after = db.get(CaseFact, c4.id)
+    assert after is not None and after.solved_at == at(8, 9) and after.status == "solved"
+    assert facts.refresh_stale(db, now=NOW) == 0
+
+
+def test_a_rebuild_from_the_log_gives_the_same_facts(db: Session, history: History) -> None:
+    columns = [c.key for c in CaseFact.__table__.columns if c.key not in ("refreshed_at",)]
+
+    def snapshot() -> list[tuple[Any, ...]]:
+        db.expire_all()
+        return [tuple(getattr(f, c) for c in columns) for f in db.scalars(select(CaseFact).order_by(CaseFact.case_id))]
+
+    folded = snapshot()
+    assert facts.rebuild(db, now=NOW) == 7
+    assert snapshot() == folded
+
+
+def test_appeals_overturn_rate_reads_the_appeal_log(db: Session, world: World, settings: Settings) -> None:
+    from tests.factories.appeals import decide, make_appeal, make_appeals_world, make_decision
+    from trustdesk.appeals.models import Outcome
+
+    aw = make_appeals_world(db, world, now=START, settings=settings)
+    outcomes = (Outcome.UPHELD, Outcome.OVERTURNED, Outcome.PARTIALLY_OVERTURNED)
+    for index, outcome in enumerate(outcomes):
+        decision = make_decision(db, aw, now=START, external_id=f"dec-{index}",
+                                 decision_monetary="DECISION_MONETARY_SUSPENSION")
+        appeal = make_appeal(db, aw, decision, now=START + timedelta(hours=1), settings=settings)
+        decide(db, aw, appeal, outcome, now=START + timedelta(hours=3 + index), settings=settings,
+               lifted=("decision_monetary",) if outcome is Outcome.PARTIALLY_OVERTURNED else ())
+    db.flush()
+    facts.refresh_stale(db, now=NOW)
+    rate = one(db, "appeals_overturn_rate")
+    assert (rate.numerator, rate.denominator) == (2, 3)
+    assert one(db, "appeals_overturn_rate", market="US").denominator == 0
+    before_third = Period(START, START + timedelta(hours=5))  # the third was decided at 05:00
+    assert one(db, "appeals_overturn_rate", before_third).numerator == 1
