@@ -25,6 +25,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
+from fastapi.testclient import TestClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -35,6 +36,7 @@ from tests.factories.identity import make_user
 from tests.factories.world import World
 from trustdesk.cases import service as cases
 from trustdesk.cases.models import Case, Party, Status
+from trustdesk.core.clock import FrozenClock
 from trustdesk.core.errors import Invalid
 from trustdesk.core.events import SYSTEM, StaleCase
 from trustdesk.core.identity import Actor, User, actor_for
@@ -348,3 +350,25 @@ def test_appeals_overturn_rate_reads_the_appeal_log(db: Session, world: World, s
     assert one(db, "appeals_overturn_rate", market="US").denominator == 0
     before_third = Period(START, START + timedelta(hours=5))  # the third was decided at 05:00
     assert one(db, "appeals_overturn_rate", before_third).numerator == 1
+
+
+def test_deflection_is_the_self_service_funnel_s_resolved_share(client: TestClient, world: World, db: Session,
+                                                                clock: FrozenClock) -> None:
+    from tests.factories.api import customer_case
+    from tests.knowledge.test_funnel import _scenario
+
+    _scenario(client, world, db, clock)  # five sessions with a question, on Monday
+    clock.advance(days=5)
+    customer_case(client, world, who="buyer2")  # inside the 7 days: buyer2's session is not deflected
+    clock.advance(days=2, seconds=1)  # resolved: two; contacted: one; unknown (anonymous): one; handed off: one
+    day = Period(START, START + timedelta(days=1))
+    rate = metrics.value(db, "deflection_rate", day, now=clock.now())
+    assert (rate.numerator, rate.denominator, rate.value) == (2, 5, 0.4)
+    by_market = {v.group: v for v in metrics.compute(db, "deflection_rate", day, by="market", now=clock.now())}
+    assert (by_market["US"].numerator, by_market["US"].denominator) == (2, 4)
+    assert by_market["ES"].value == 0.0  # nobody signed in: it cannot be shown to be resolved
+    track = metrics.value(db, "deflection_rate", day, Filters(topic="order"), now=clock.now())
+    assert (track.numerator, track.denominator) == (2, 3)
+    with pytest.raises(Invalid) as both:
+        metrics.value(db, "deflection_rate", day, Filters(market="US", topic="order"), now=clock.now())
+    assert both.value.field == "topic"
