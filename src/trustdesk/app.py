@@ -50,6 +50,10 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None, 
     from trustdesk.appeals import reversals as appeal_reversals
     from trustdesk.cases import jobs as case_jobs  # registers the consumers
     from trustdesk.core import mail, webhooks  # noqa: F401  (their consumers deliver email and webhooks)
+    from trustdesk.feedback import jobs as feedback_jobs
+    from trustdesk.feedback import qa_jobs as feedback_qa_jobs
+    from trustdesk.feedback import sentiment_job
+    from trustdesk.insights import emerging_jobs
     from trustdesk.insights import jobs as insight_jobs
     from trustdesk.oncall import jobs as oncall_jobs
     from trustdesk.oncall import paging
@@ -66,7 +70,9 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None, 
             runner = OutboxRunner(factory, clock, poll_seconds=settings.outbox_poll_seconds,
                                   max_attempts=settings.outbox_max_attempts,
                                   periodic=case_jobs.PERIODIC + routing_jobs.PERIODIC + sla_jobs.PERIODIC
-                                  + oncall_jobs.PERIODIC + appeal_reversals.PERIODIC + insight_jobs.PERIODIC)
+                                  + oncall_jobs.PERIODIC + appeal_reversals.PERIODIC + insight_jobs.PERIODIC
+                                  + feedback_jobs.PERIODIC + emerging_jobs.PERIODIC + feedback_qa_jobs.PERIODIC
+                                  + sentiment_job.PERIODIC)
             runner.start()
         elif mode == "inline":
             on_outbox_commit(lambda: deliver_pending(factory, clock, max_attempts=settings.outbox_max_attempts))
@@ -99,6 +105,14 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None, 
     from trustdesk.directory import catalogue_api, catalogue_pages
     from trustdesk.directory import pages as directory_pages
     from trustdesk.feedback import api as feedback_api
+    from trustdesk.feedback import qa_api as feedback_qa_api
+    from trustdesk.feedback import qa_pages as feedback_qa_pages
+    from trustdesk.feedback import sentiment_api as feedback_sentiment_api
+    from trustdesk.feedback import sentiment_pages as feedback_sentiment_pages
+    from trustdesk.feedback import survey_api as feedback_survey_api
+    from trustdesk.feedback import survey_pages as feedback_survey_pages
+    from trustdesk.insights import emerging_api, emerging_pages
+    from trustdesk.insights import pages as insight_pages
     from trustdesk.knowledge import api as knowledge_api
     from trustdesk.knowledge import console as knowledge_console
     from trustdesk.knowledge import gap_pages as knowledge_gaps
@@ -115,12 +129,16 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None, 
     api_routers = (web_api.router, cases_api.router, directory_api.router, catalogue_api.router,
                    routing_api.router, sla_api.router, oncall_api.router,
                    knowledge_api.router, feedback_api.router, assist_api.router, template_api.router,
-                   appeals_api.router)
+                   appeals_api.router, feedback_survey_api.router, feedback_qa_api.router,
+                   feedback_sentiment_api.router, emerging_api.router)
     page_routers = (web_pages.router, cases_pages.router, cases_pages.help_router, directory_pages.router,
                     catalogue_pages.router, routing_pages.router, sla_pages.router, oncall_pages.router,
                     knowledge_pages.router, knowledge_console.router, assist_pages.router, template_pages.router,
                     knowledge_gaps.router, appeals_insight_pages.router,  # before /console/appeals/{id}
-                    appeals_pages.router, appeals_help_pages.help_router)
+                    appeals_pages.router, appeals_help_pages.help_router,
+                    feedback_survey_pages.router, feedback_survey_pages.help_router, feedback_qa_pages.router,
+                    feedback_sentiment_pages.router, emerging_pages.router,  # before /console/insights/{dashboard}
+                    insight_pages.router)
     for router in api_routers:
         app.include_router(router, prefix="/api/v1")
     for router in page_routers:

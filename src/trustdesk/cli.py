@@ -17,6 +17,7 @@ from trustdesk.core.identity import Actor
 from trustdesk.core.permissions import Role
 from trustdesk.core.settings import get_settings
 from trustdesk.insights import cli as insights_cli
+from trustdesk.insights import report_cli
 from trustdesk.knowledge import cli as kb_cli
 from trustdesk.oncall import cli as oncall_cli
 
@@ -42,6 +43,7 @@ app.add_typer(kb_cli.app, name="kb")
 app.add_typer(appeals_cli.app, name="appeals")
 app.add_typer(appeals_cli.market_app, name="market")
 app.add_typer(insights_cli.app, name="insights")
+app.add_typer(report_cli.app, name="report")
 
 
 def _factory() -> sessionmaker[Session]:

@@ -31,7 +31,7 @@ def test_the_customer_rates_a_solved_case_and_rating_again_replaces_it(client: T
                        json={"score": 2, "comment": "Took\x07 two weeks", "channel": "in_app_chat"})
     assert first.status_code == 200, first.text
     assert first.json() | {"rated_at": None} == {"case_id": case_id, "score": 2, "comment": "Took two weeks",
-                                                  "channel": "in_app_chat", "rated_at": None}
+                                                  "channel": "in_app_chat", "reason": "", "rated_at": None}
     clock.advance(timedelta(hours=1))
     again = client.put(f"/api/v1/cases/{case_id}/rating", headers=world.auth("buyer"), json={"score": 5})
     assert again.status_code == 200 and again.json()["score"] == 5 and again.json()["comment"] == ""

@@ -30,6 +30,7 @@ from trustdesk.core.permissions import Perm
 from trustdesk.directory import page_queries as directory_queries
 from trustdesk.directory import service as directory
 from trustdesk.directory import views as directory_views
+from trustdesk.feedback import sentiment as feedback_sentiment
 from trustdesk.oncall import crises as oncall_crises
 from trustdesk.oncall import escalations as oncall_escalations
 from trustdesk.oncall import views as oncall_views
@@ -271,6 +272,9 @@ def describe_events(session: Session, actor: Actor, case: Case, events: list[Cas
             summary = f"{len(data.get('attachment_ids', []))} attachment(s) added"
         elif event.type == "case.template_used":
             summary = template_pages.describe_use(data)
+        elif event.type == feedback_sentiment.FLAGGED:
+            summary = (f"Flagged by the sentiment rule “{data.get('rule', '')}”: a customer message "
+                       f"scored {data.get('score')}")
         else:
             summary = ", ".join(f"{_label(k)}: {v}" for k, v in data.items()) or event.type
         if event.actor_id:
@@ -392,6 +396,7 @@ def _case_context(session: Session, actor: Actor, case: Case, *, compose: str, f
         "compose": compose if compose in ("reply", "note") else "reply", "failure": failure,
         # A vendor's staff see the routing, not the platform's rules and catalogue behind it.
         "sla": _sla_view(session, case, now),
+        "sentiment": feedback_sentiment.case_sentiment(session, case.id),  # one query
         "escalation": oncall_views.case_panel(session, actor, case.id, case_open=status not in service.FINAL
                                               and status is not Status.SOLVED),
         "appeal": appeal_queries.case_panel(session, actor, case.id) if case.channel == "appeal_form" else None,

@@ -355,6 +355,16 @@ def add_bot_message(session: Session, case: Case, *, body: str, now: datetime) -
     return message
 
 
+def add_system_message(session: Session, case: Case, *, body: str, now: datetime) -> Message:
+    """A public notice from TrustDesk itself on the customer's thread (e.g. the CSAT survey link).
+
+    Neither a reply nor a customer message: no SLA clock and no reply-time metric counts it, it
+    changes no status, and the case itself is left as it is (no new version for a notice)."""
+    return _add_message(session, case, body=body[:20_000], visibility=Visibility.PUBLIC,
+                        author_type=AuthorType.SYSTEM, author_user_id=None, author_name="TrustDesk",
+                        channel=case.channel, actor=SYSTEM, now=now)
+
+
 def add_internal_note(session: Session, case: Case, *, body: str, actor: Actor, settings: Settings,
                       now: datetime) -> Message:
     text = clean_text(body, field="body", max_chars=settings.max_message_chars)

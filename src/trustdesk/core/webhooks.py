@@ -39,7 +39,8 @@ SECRET_PREFIX = "whsec_"  # noqa: S105 (the scheme's marker, not a secret)
 DELIVER_TOPIC = "webhooks.deliver"
 TIMEOUT_SECONDS = 10.0
 EVENT_TYPES = ("page.triggered", "page.acknowledged", "escalation.step", "crisis.declared", "crisis.updated",
-               "sla.breached", "enforcement.reversal_requested")
+               "sla.breached", "enforcement.reversal_requested", "insight.emerging_issue",
+               "insight.emerging_issue_ended", "insight.weekly_report")
 
 
 class WebhookEndpoint(Base):

@@ -42,11 +42,13 @@ from trustdesk.demo.batching import HistorySession
 from trustdesk.demo.bitext import find_data_dir, load_utterances
 from trustdesk.demo.bot_history import ensure_bot_history
 from trustdesk.demo.catalog import DEMO_PASSWORD, LOGINS, MARKETPLACE, LoginRow
+from trustdesk.demo.insights import ensure_emerging
 from trustdesk.demo.kb import ensure_kb, ensure_search_tuning
 from trustdesk.demo.oncall import ensure_oncall
 from trustdesk.demo.people import CustomerSpec, customers
 from trustdesk.demo.planner import STAFF_BY_KEY, CasePlan, Override, Planner
 from trustdesk.demo.routing import ensure_model, ensure_routing
+from trustdesk.demo.sentiment import ensure_sentiment
 from trustdesk.demo.sla import ensure_calendars, ensure_policies
 from trustdesk.demo.structure import (
     build_now_from,
@@ -57,6 +59,7 @@ from trustdesk.demo.structure import (
     login_customers,
     parties_by_key,
 )
+from trustdesk.demo.surveys import ensure_surveys
 from trustdesk.demo.templates import ensure_templates
 from trustdesk.demo.timeline import Slot, build_slots
 from trustdesk.demo.writer import CaseWriter, history_without_side_effects
@@ -243,12 +246,25 @@ def build_demo(factory: sessionmaker[Session], clock: Clock, *, seed: int = 7, c
         trained = ensure_model(session, settings=settings, now=now)
     if trained:
         say(trained)
-    if changed_any := bool(created or written or trained or talked or appealed):
+    with transaction(factory) as session:
+        scored = ensure_sentiment(session, now=now)
+    if scored:
+        say(f"sentiment: {scored}")
+    with transaction(factory) as session:
+        surveyed = ensure_surveys(session, now=now, seed=seed)
+    if surveyed:
+        say(f"csat surveys: {surveyed:,} written")
+    if changed_any := bool(created or written or trained or talked or appealed or scored or surveyed):
         with transaction(factory) as session:
             folded = insight_facts.rebuild(session, now=now)
         say(f"insights: {folded:,} cases folded into facts")
+    emerging_started = time.perf_counter()
     with transaction(factory) as session:
-        changed = changed_any
+        emerged = ensure_emerging(session, now=now)
+    if emerged:
+        say(f"insights: {emerged} (detector replayed hourly in {time.perf_counter() - emerging_started:.1f} s)")
+    with transaction(factory) as session:
+        changed = changed_any or bool(emerged)
         summary = summarize(session, seed=seed, now=now, changed=changed, seconds=time.perf_counter() - started,
                             note=note)
     return summary

@@ -499,6 +499,22 @@ DUPLICATE_REPLY: Texts = {
     "id": "Masalah ini sudah kami tangani di kasus Anda sebelumnya, {ref}, jadi kasus ini saya tutup agar semua "
           "kabar ada di satu tempat.",
 }
+# The carrier strike in Spain (``timeline.SPIKES``): buyers whose parcels sit at the carrier's Madrid hub.
+# Parcelway is the demo's own carrier, not a real company.
+CARRIER_STRIKE: Variants = {
+    "en": ("My parcel from Parcelway hasn't moved for {days} days: tracking still says it is at the Madrid hub.",
+           "Order {order} is stuck with Parcelway. Is something wrong with deliveries in Spain?",
+           "Parcelway told me there is a strike and they can't say when order {order} will arrive.",
+           "The Parcelway tracking for my {item} has said 'in transit' since {date} and nothing has changed."),
+    "es": ("Mi paquete de Parcelway no se mueve desde hace {days} días: el seguimiento sigue en el centro de Madrid.",
+           "El pedido {order} está parado en Parcelway. ¿Pasa algo con los envíos?",
+           "En Parcelway me dicen que hay huelga y que no saben cuándo entregarán el pedido {order}.",
+           "Mi paquete de Parcelway lleva días en el almacén de Coslada sin moverse. ¿Qué hago?",
+           "El seguimiento de Parcelway pone «incidencia en el centro de distribución» desde el {date}."),
+    "id": ("Paket saya dari Parcelway tidak bergerak sudah {days} hari, masih di gudang Madrid.",
+           "Pesanan {order} tertahan di Parcelway. Apakah ada masalah pengiriman?"),
+}
+
 DUPLICATE_OPENER: Texts = {
     "en": "I wrote about this already but haven't heard back. ",
     "es": "Ya escribí sobre esto pero no he tenido respuesta. ",

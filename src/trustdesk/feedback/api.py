@@ -16,6 +16,7 @@ from trustdesk.core.identity import Actor
 from trustdesk.core.permissions import Perm
 from trustdesk.core.schemas import Out, StrictIn
 from trustdesk.feedback import service
+from trustdesk.feedback.models import LowRatingReason
 from trustdesk.web.deps import ClockDep, Requires, SessionDep
 
 router = APIRouter(tags=["feedback"])
@@ -26,6 +27,8 @@ class RatingIn(StrictIn):
     score: int = Field(ge=1, le=service.SCALE, description="1 (very dissatisfied) to 5 (very satisfied)")
     comment: str = Field(default="", max_length=service.MAX_COMMENT)
     channel: Channel = Field(default=Channel.WEB_FORM, description="where the customer gave the rating")
+    reason: LowRatingReason | None = Field(default=None, description="why a bad rating (1 or 2) is bad; "
+                                                                      "refused with a better score")
 
 
 class RatingOut(Out):
@@ -33,6 +36,7 @@ class RatingOut(Out):
     score: int
     comment: str
     channel: str
+    reason: str
     rated_at: datetime
 
 
@@ -42,7 +46,7 @@ def rate(case_id: RowId, body: RatingIn, session: SessionDep, clock: ClockDep,
          actor: Annotated[Actor, Depends(Requires(Perm.CASE_REPLY_OWN))]) -> RatingOut:
     case = case_for(session, actor, case_id, permission=Perm.CASE_REPLY_OWN, for_update=True)
     rating = service.rate_case(session, case, score=body.score, comment=body.comment, channel=body.channel.value,
-                               actor=actor, now=clock.now())
+                               reason=body.reason.value if body.reason else None, actor=actor, now=clock.now())
     return RatingOut.model_validate(rating)
 
 

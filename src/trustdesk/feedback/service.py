@@ -13,19 +13,24 @@ from trustdesk.cases.models import Case, Status
 from trustdesk.cases.service import clean_text
 from trustdesk.core.errors import Conflict, Invalid
 from trustdesk.core.events import EventActor, record_case_event
-from trustdesk.feedback.models import CaseRating
+from trustdesk.feedback.models import CaseRating, LowRatingReason
 
 SCALE = 5
 GOOD_SCORE = 4  # 4 and 5 are good ratings
+BAD_SCORE = 2  # 1 and 2 are bad ratings: only they are asked why
 MAX_COMMENT = 2000
 RATEABLE = frozenset({Status.SOLVED.value, Status.CLOSED.value})
 
 
 def rate_case(session: Session, case: Case, *, score: int, comment: str = "", channel: str, actor: EventActor,
-              now: datetime) -> CaseRating:
-    """Record the customer's rating of ``case`` (solved or closed), replacing an earlier one."""
+              now: datetime, reason: str | None = None) -> CaseRating:
+    """Record the customer's rating of ``case`` (solved or closed), replacing an earlier one.
+
+    ``reason`` (a ``LowRatingReason``) says why a bad rating (1 or 2) is bad; a good or neutral rating
+    takes none. Rating again without a reason clears the earlier one: the latest rating counts whole."""
     if isinstance(score, bool) or not isinstance(score, int) or not 1 <= score <= SCALE:
         raise Invalid(f"score must be a whole number from 1 to {SCALE}", field="score")
+    reason = check_reason(reason, score)
     comment = clean_text(comment, field="comment", max_chars=MAX_COMMENT) if comment.strip() else ""
     if case.status not in RATEABLE:
         raise Conflict("a case can be rated once it is solved", field="case")
@@ -33,17 +38,31 @@ def rate_case(session: Session, case: Case, *, score: int, comment: str = "", ch
     previous = rating.score if rating is not None else None
     if rating is None:
         rating = CaseRating(case_id=case.id, party_id=case.party_id, team_id=case.team_id, score=score,
-                            comment=comment, channel=channel, rated_at=now)
+                            comment=comment, channel=channel, reason=reason, rated_at=now)
         session.add(rating)
     else:
         rating.score, rating.comment, rating.channel, rating.rated_at = score, comment, channel, now
-        rating.team_id = case.team_id
+        rating.team_id, rating.reason = case.team_id, reason
     data: dict[str, object] = {"score": score, "scale": SCALE, "channel": channel, "commented": bool(comment)}
+    if reason:
+        data["reason"] = reason
     if previous is not None:
         data["previous_score"] = previous
     record_case_event(session, case.id, "csat.rated", actor, now, data)
     session.flush()
     return rating
+
+
+def check_reason(reason: str | None, score: int) -> str:
+    """The reason as stored ("" for none); refused unless it is a ``LowRatingReason`` given with a bad score."""
+    if reason is None or reason == "":
+        return ""
+    if reason not in {r.value for r in LowRatingReason}:
+        allowed = ", ".join(r.value for r in LowRatingReason)
+        raise Invalid(f"reason must be one of {allowed}", field="reason")
+    if score > BAD_SCORE:
+        raise Invalid(f"a reason is asked only with a bad rating (1 to {BAD_SCORE})", field="reason")
+    return reason
 
 
 def rating_of(session: Session, case_id: int) -> CaseRating | None:

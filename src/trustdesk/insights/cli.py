@@ -9,7 +9,7 @@ import typer
 
 from trustdesk.cli_common import period, unit_of_work
 from trustdesk.core.clock import SystemClock
-from trustdesk.insights import facts, metrics
+from trustdesk.insights import emerging, facts, metrics
 
 app = typer.Typer(help="Insights: metric figures and the case facts they are computed from.", no_args_is_help=True)
 
@@ -72,3 +72,41 @@ def metric(key: Annotated[str, typer.Argument(help="A metric key (see `trustdesk
                                               else f"{v.value:,.1f}")
         basis = f" ({v.numerator}/{v.denominator})" if v.denominator is not None else f" (n={v.count})"
         typer.echo(f"{v.group or definition.label:30} {figure}{basis}")
+
+
+# ---------------------------------------------------------------- emerging issues
+
+
+@app.command("emerging")
+def emerging_issues(days: Annotated[int, typer.Option(help="Also the issues that ended within N days")] = 30,
+                    as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """The active emerging issues and those that ended recently: topic x market, figures, owners."""
+    with unit_of_work() as session:
+        found = emerging.issues(session, now=SystemClock().now(), days=days)
+        rows = [emerging.issue_data(i) | {"acknowledged_at": i.acknowledged_at.isoformat() if i.acknowledged_at
+                                          else None, "note": i.note, "example_case_ids": list(i.example_case_ids)}
+                for i in found]
+    if as_json:
+        typer.echo(json.dumps({"days": days, "issues": rows}, indent=2))
+        return
+    if not rows:
+        typer.echo(f"No emerging issue is active or ended in the last {days} days.")
+        return
+    for r in rows:
+        span = f"{r['started_on']} to {r['ended_on'] or 'now'}"
+        typer.echo(f"#{r['issue_id']:<5} {r['status']:7} {r['market']:3} {r['topic']:34} {span:26} "
+                   f"peak {r['observed']} vs {r['expected']:.1f} expected ({r['chance']}), {r['total_cases']} cases")
+
+
+@app.command("detect")
+def detect() -> None:
+    """Run the emerging-issue detector now (what the hourly job does): fold stale facts, judge every pair."""
+    from trustdesk.cli_common import factory
+    from trustdesk.core.settings import get_settings
+    from trustdesk.insights.emerging_jobs import refresh_facts
+
+    clock = SystemClock()
+    refreshed = refresh_facts(factory(), clock)
+    with unit_of_work() as session:
+        report = emerging.detect(session, now=clock.now(), base_url=get_settings().base_url)
+    typer.echo(f"{refreshed:,} cases refreshed; {report.describe()}")

@@ -21,6 +21,11 @@ reopen_rate               solved cases reopened / solved cases                  
 repeat_rate               solved cases reopened, or followed by the same party on     first solved in it
                           the same topic within 7 days / solved cases
 misroute_rate             misrouted cases / routed cases                              opened in it
+hops_per_case             team changes per routed case (mean)                         opened in it
+negative_sentiment_rate   cases whose last scored customer message is negative        opened in it
+                          (-0.05 or lower) / cases with a scored customer message
+sentiment_worsened_rate   cases whose last scored message's label is worse than the   opened in it
+                          first's (positive, neutral, negative) / cases with one
 deflection_rate           self-service sessions resolved / sessions                   session started in it
 appeals_overturn_rate     appeals overturned fully or partly / appeals decided        decided in it
 ========================  ==========================================================  =====================
@@ -48,6 +53,7 @@ from trustdesk.core.db import is_postgres
 from trustdesk.core.errors import Invalid
 from trustdesk.insights.models import CaseFact, TargetFact
 from trustdesk.knowledge import funnel
+from trustdesk.text.sentiment import NEGATIVE_FROM, POSITIVE_FROM
 
 REPEAT_DAYS = 7  # GLOSSARY: the same party on the same topic within N days of a solved case
 DEFLECTION_DAYS = 7
@@ -61,6 +67,7 @@ class Unit(StrEnum):
     MINUTES = "minutes"
     RATIO = "ratio"  # 0 .. 1
     SCORE = "score"  # a 1-5 mean
+    MEAN = "mean"  # a mean count per case (hops)
 
 
 class Better(StrEnum):
@@ -70,6 +77,7 @@ class Better(StrEnum):
 
 FILTERS = ("market", "team", "tier", "channel", "topic")
 CASE_GROUPS = ("market", "team", "tier", "channel", "topic", "agent", "day", "week")
+ROUTED_GROUPS = (*CASE_GROUPS, "first_team")  # the team routing sent a case to first
 
 
 @dataclass(frozen=True)
@@ -171,6 +179,12 @@ def _where(filters: Filters, fact: Any = CaseFact) -> list[ColumnElement[bool]]:
     return out
 
 
+def conditions(filters: Filters) -> list[ColumnElement[bool]]:
+    """The filters as conditions on ``case_facts``, for figures that join other tables to the facts (the
+    live SLA risk of the dashboards), so a filter means the same there as in every metric."""
+    return _where(filters)
+
+
 def _bucket(session: Session, column: Any, size: str) -> Any:
     """The UTC day (or its week's Monday) of a time, as YYYY-MM-DD text, on either database."""
     if is_postgres(session):
@@ -187,7 +201,7 @@ def _group_column(session: Session, by: str | None, anchor: Any, fact: Any = Cas
     if by in ("day", "week"):
         return _bucket(session, anchor, by)
     column = {"market": fact.market, "team": fact.team_id, "tier": fact.tier, "channel": fact.channel,
-              "topic": fact.topic, "agent": fact.agent_id}.get(by)
+              "topic": fact.topic, "agent": fact.agent_id, "first_team": fact.first_team_id}.get(by)
     if column is None:
         raise Invalid(f"group by one of {', '.join(CASE_GROUPS)}", field="by")
     return column
@@ -332,6 +346,34 @@ def misroute_rate(session: Session, period: Period, filters: Filters, by: str | 
                     hit=CaseFact.misrouted)
 
 
+def hops_per_case(session: Session, period: Period, filters: Filters, by: str | None,
+                  now: datetime) -> list[Value]:
+    anchor = CaseFact.created_at
+    group = _group_column(session, by, anchor)
+    query = (select(group.label("g"), func.sum(CaseFact.hops), func.count())
+             .where(*_in(anchor, period), CaseFact.routed, *_where(filters)).group_by(group))
+    return _ordered([Value(group=_label(g), value=int(total) / int(n) if n else None, numerator=int(total),
+                           denominator=int(n), count=int(n)) for g, total, n in session.execute(query)], by)
+
+
+def _tone(score: Any) -> Any:
+    """A sentiment score's label as a rank (negative 0, neutral 1, positive 2), by VADER's thresholds."""
+    return case((score <= NEGATIVE_FROM, 0), (score >= POSITIVE_FROM, 2), else_=1)
+
+
+def negative_sentiment_rate(session: Session, period: Period, filters: Filters, by: str | None,
+                            now: datetime) -> list[Value]:
+    return _counted(session, period, filters, by, anchor=CaseFact.created_at,
+                    base=CaseFact.sentiment_last.is_not(None), hit=CaseFact.sentiment_last <= NEGATIVE_FROM)
+
+
+def sentiment_worsened_rate(session: Session, period: Period, filters: Filters, by: str | None,
+                            now: datetime) -> list[Value]:
+    return _counted(session, period, filters, by, anchor=CaseFact.created_at,
+                    base=CaseFact.sentiment_last.is_not(None),
+                    hit=_tone(CaseFact.sentiment_last) < _tone(CaseFact.sentiment_first))
+
+
 def deflection_rate(session: Session, period: Period, filters: Filters, by: str | None,
                     now: datetime) -> list[Value]:
     # The funnel counts sessions by one dimension at a time: a market or a topic, grouped by either.
@@ -398,7 +440,7 @@ def _definitions() -> dict[str, Definition]:
                    "The mean of the ratings given in the period, on the 1-5 scale.", csat_mean),
         Definition("escalation_rate", "Escalation rate", Unit.RATIO, Better.LOWER,
                    "Cases escalated from Tier 1 (up a tier, or a ladder started while Tier 1 had it) / cases "
-                   "Tier 1 handled, of the cases opened in the period.", escalation_rate),
+                   "Tier 1 handled, of the cases opened in the period.", escalation_rate, groups=ROUTED_GROUPS),
         Definition("reopen_rate", "Reopen rate", Unit.RATIO, Better.LOWER,
                    "Solved cases reopened / solved cases, of the cases first solved in the period.", reopen_rate),
         Definition("repeat_rate", "Repeat rate", Unit.RATIO, Better.LOWER,
@@ -406,7 +448,18 @@ def _definitions() -> dict[str, Definition]:
                    "days / solved cases, of the cases first solved in the period.", repeat_rate),
         Definition("misroute_rate", "Misroute rate", Unit.RATIO, Better.LOWER,
                    "Misrouted cases (final team not the first routed team, or the topic corrected) / routed "
-                   "cases, of the cases opened in the period.", misroute_rate),
+                   "cases, of the cases opened in the period.", misroute_rate, groups=ROUTED_GROUPS),
+        Definition("hops_per_case", "Hops per routed case", Unit.MEAN, Better.LOWER,
+                   "Team changes (reroutes to another team, escalations excluded) per routed case, of the cases "
+                   "opened in the period.", hops_per_case, groups=ROUTED_GROUPS),
+        Definition("negative_sentiment_rate", "Negative sentiment", Unit.RATIO, Better.LOWER,
+                   f"Cases whose last scored customer message is negative (score {NEGATIVE_FROM} or lower) / "
+                   "cases with a scored customer message, of the cases opened in the period.",
+                   negative_sentiment_rate),
+        Definition("sentiment_worsened_rate", "Sentiment worsened", Unit.RATIO, Better.LOWER,
+                   "Cases whose last scored customer message has a worse label than the first (positive, "
+                   "neutral, negative) / cases with a scored customer message, of the cases opened in the "
+                   "period.", sentiment_worsened_rate),
         Definition("deflection_rate", "Deflection", Unit.RATIO, Better.HIGHER,
                    f"Self-service sessions after which the party opened no case within {DEFLECTION_DAYS} days / "
                    "sessions with a question, started in the period.", deflection_rate,

@@ -18,6 +18,7 @@ from sqlalchemy import Date, ForeignKey, Index, String, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from trustdesk.core.db import Base
+from trustdesk.core.events import EventLogMixin
 
 
 class CaseFact(Base):
@@ -139,6 +140,16 @@ class EmergingIssue(Base):
     acknowledged_at: Mapped[datetime | None]
     note: Mapped[str] = mapped_column(String(2000), default="")
     created_at: Mapped[datetime]
+
+
+class EmergingIssueEvent(EventLogMixin, Base):
+    """The emerging issues' append-only log: opened (and who was alerted), flagged on a further day,
+    acknowledged, ended (quiet days, or by hand, and by whom)."""
+
+    __tablename__ = "emerging_issue_events"
+    __table_args__ = (Index("ix_emerging_issue_events_issue_id_id", "issue_id", "id"),)
+
+    issue_id: Mapped[int] = mapped_column(ForeignKey("emerging_issues.id", ondelete="RESTRICT"))
 
 
 class Direction(StrEnum):

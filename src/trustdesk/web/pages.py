@@ -248,6 +248,8 @@ def console_nav(session: Session, actor: Actor) -> dict[str, Any]:
             (q, t) for q, t in directory.queues_visible_to(session, actor) if q.is_active])
         queues = [NavItem(c.queue.name, f"/console/queues/{c.queue.id}", f"queue-{c.queue.id}", c.unassigned)
                   for c in counts]
+    if actor.can(Perm.INSIGHTS_READ) and actor.vendor_id is None:  # in-house: the figures count every vendor's work
+        main.append(NavItem("Insights", "/console/insights", "insights"))
     more: list[NavItem] = [NavItem("Notifications", "/console/notifications", "notifications",
                                    notifications.unread_count(session, actor.user_id), "unread")]
     if actor.can(Perm.CASE_REPLY):
@@ -268,6 +270,17 @@ def console_nav(session: Session, actor: Actor) -> dict[str, Any]:
         more.append(NavItem("Knowledge base", "/console/kb", "kb"))
     if actor.can(Perm.TEMPLATES_EDIT):
         more.append(NavItem("Suggested replies", "/console/assist/acceptance", "assist"))
+    if actor.can(Perm.FEEDBACK_ADMIN) and actor.vendor_id is None:  # in-house: what customers are asked
+        more.append(NavItem("Surveys", "/console/feedback/surveys", "surveys"))
+    if actor.can(Perm.FEEDBACK_ADMIN) and actor.vendor_id is None:  # in-house: rules that flag any market's cases
+        more.append(NavItem("Sentiment", "/console/feedback/sentiment", "sentiment"))
+    if actor.can(Perm.QA_REVIEW) and actor.vendor_id is None:  # in-house: the platform reviews vendors' work too
+        more.append(NavItem("Quality reviews", "/console/qa", "qa"))
+    if actor.agent_id is not None:  # every agent reads the reviews of their own work
+        from trustdesk.feedback.qa import unacknowledged_notes
+
+        more.append(NavItem("My coaching", "/console/me/coaching", "coaching",
+                            unacknowledged_notes(session, actor.agent_id), "to acknowledge"))
     if actor.can(Perm.DIRECTORY_ADMIN):
         more.append(NavItem("Administration", "/console/admin", "admin"))
     if actor.can(Perm.INTERNAL_REQUEST):

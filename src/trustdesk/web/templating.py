@@ -19,7 +19,8 @@ TEMPLATE_DIRS = [PACKAGE_ROOT / "web" / "templates", PACKAGE_ROOT / "cases" / "t
                  PACKAGE_ROOT / "directory" / "templates", PACKAGE_ROOT / "routing" / "templates",
                  PACKAGE_ROOT / "sla" / "templates", PACKAGE_ROOT / "oncall" / "templates",
                  PACKAGE_ROOT / "knowledge" / "templates", PACKAGE_ROOT / "assist" / "templates",
-                 PACKAGE_ROOT / "appeals" / "templates"]
+                 PACKAGE_ROOT / "appeals" / "templates", PACKAGE_ROOT / "feedback" / "templates",
+                 PACKAGE_ROOT / "insights" / "templates"]
 
 templates = Jinja2Templates(directory=str(TEMPLATE_DIRS[0]))
 templates.env.loader = ChoiceLoader([FileSystemLoader(str(d)) for d in TEMPLATE_DIRS if d.exists()])

@@ -138,6 +138,20 @@ def upgrade() -> None:
     with op.batch_alter_table('emerging_issues', schema=None) as batch_op:
         batch_op.create_index('uq_emerging_issues_active', ['topic', 'market'], unique=True, sqlite_where=sa.text("status = 'active'"), postgresql_where=sa.text("status = 'active'"))
 
+    op.create_table('emerging_issue_events',
+    sa.Column('issue_id', sa.Integer(), nullable=False),
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('type', sa.String(length=64), nullable=False),
+    sa.Column('actor_type', sa.String(length=16), nullable=False),
+    sa.Column('actor_id', sa.Integer(), nullable=True),
+    sa.Column('occurred_at', trustdesk.core.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('data', sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), 'postgresql'), nullable=False),
+    sa.ForeignKeyConstraint(['issue_id'], ['emerging_issues.id'], name=op.f('fk_emerging_issue_events_issue_id_emerging_issues'), ondelete='RESTRICT'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_emerging_issue_events'))
+    )
+    with op.batch_alter_table('emerging_issue_events', schema=None) as batch_op:
+        batch_op.create_index('ix_emerging_issue_events_issue_id_id', ['issue_id', 'id'], unique=False)
+
     op.create_table('okr_key_results',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('objective_id', sa.Integer(), nullable=False),
@@ -405,6 +419,10 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_okr_key_results_objective_id'))
 
     op.drop_table('okr_key_results')
+    with op.batch_alter_table('emerging_issue_events', schema=None) as batch_op:
+        batch_op.drop_index('ix_emerging_issue_events_issue_id_id')
+
+    op.drop_table('emerging_issue_events')
     with op.batch_alter_table('emerging_issues', schema=None) as batch_op:
         batch_op.drop_index('uq_emerging_issues_active', sqlite_where=sa.text("status = 'active'"), postgresql_where=sa.text("status = 'active'"))
 
