@@ -111,7 +111,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None, 
     from trustdesk.feedback import sentiment_pages as feedback_sentiment_pages
     from trustdesk.feedback import survey_api as feedback_survey_api
     from trustdesk.feedback import survey_pages as feedback_survey_pages
-    from trustdesk.insights import emerging_api, emerging_pages
+    from trustdesk.insights import emerging_api, emerging_pages, okr_api, okr_pages
     from trustdesk.insights import pages as insight_pages
     from trustdesk.knowledge import api as knowledge_api
     from trustdesk.knowledge import console as knowledge_console
@@ -130,7 +130,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None, 
                    routing_api.router, sla_api.router, oncall_api.router,
                    knowledge_api.router, feedback_api.router, assist_api.router, template_api.router,
                    appeals_api.router, feedback_survey_api.router, feedback_qa_api.router,
-                   feedback_sentiment_api.router, emerging_api.router)
+                   feedback_sentiment_api.router, emerging_api.router, okr_api.router)
     page_routers = (web_pages.router, cases_pages.router, cases_pages.help_router, directory_pages.router,
                     catalogue_pages.router, routing_pages.router, sla_pages.router, oncall_pages.router,
                     knowledge_pages.router, knowledge_console.router, assist_pages.router, template_pages.router,
@@ -138,7 +138,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None, 
                     appeals_pages.router, appeals_help_pages.help_router,
                     feedback_survey_pages.router, feedback_survey_pages.help_router, feedback_qa_pages.router,
                     feedback_sentiment_pages.router, emerging_pages.router,  # before /console/insights/{dashboard}
-                    insight_pages.router)
+                    okr_pages.router, insight_pages.router)
     for router in api_routers:
         app.include_router(router, prefix="/api/v1")
     for router in page_routers:

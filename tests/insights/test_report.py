@@ -126,6 +126,14 @@ def test_the_console_page_shows_the_week_and_downloads_it(client: TestClient, db
     assert "week of 2 March 2026 to 8 March 2026" in page.text
     assert 'id="report-csat"' in page.text and "3 of 4 ratings" in page.text
     assert page.text.count('<svg role="img"') >= 8
+    # The self-service gaps (the knowledge search, the slow part) load after the page.
+    assert 'hx-get="/console/insights/report/gaps?week=2026-03-02"' in page.text
+    gaps = client.get(f"{PAGE}/gaps", params={"week": "2026-03-02"}, headers={"HX-Request": "true"})
+    assert gaps.status_code == 200
+    assert 'id="report-gaps"' in gaps.text and "What self-help missed" in gaps.text and "<html" not in gaps.text
+    alone = client.get(f"{PAGE}/gaps", params={"week": "2026-03-02", "market": "ES"})
+    assert alone.status_code == 200 and "<h1>Self-service gaps</h1>" in alone.text
+    assert client.get(f"{PAGE}/gaps", params={"week": "soon"}).status_code == 422
     default = client.get(PAGE)  # the last complete week before 16 March: 9 March
     assert "week of 9 March 2026" in default.text
     pdf = client.get(PAGE, params={"week": "2026-03-02", "format": "pdf"})

@@ -18,7 +18,7 @@ from trustdesk.core import mail, webhooks
 from trustdesk.core.clock import FrozenClock
 from trustdesk.core.errors import Invalid
 from trustdesk.core.outbox import OutboxMessage, deliver_pending
-from trustdesk.insights import schedules
+from trustdesk.insights import jobs, schedules
 from trustdesk.insights.models import ReportSchedule
 from trustdesk.insights.schedules import ScheduleSpec
 
@@ -135,3 +135,24 @@ def test_one_schedule_per_recipient_and_market(db: Session, world: object) -> No
                              created_by_user_id=None, now=NOW)  # every market: another report
     assert [r.id for r in schedules.list_all(db)] == [other.id, first.id]
     assert schedules.describe(first) == "every Monday at 07:00 UTC, by e-mail to lead@example.test"
+
+
+def test_the_job_builds_outside_the_write_transaction_and_sends_each_week_once(
+        db: Session, history: History, receiver: Receiver, factory: sessionmaker[Session],
+        clock: FrozenClock) -> None:
+    webhooks.create_endpoint(db, key="insights-bot", url=receiver.url, event_types=["*"], now=NOW)
+    hooked = schedules.create(db, ScheduleSpec(channel="webhook", recipient="insights-bot"),
+                              created_by_user_id=None, now=NOW)
+    mailed = schedules.create(db, ScheduleSpec(channel="email", recipient="lead@example.test"),
+                              created_by_user_id=None, now=NOW)
+    db.commit()
+    clock.set(MONDAY_0705)
+
+    first = jobs.send_reports(factory, clock)
+    assert first.sent == [(hooked.id, date(2026, 3, 9))] and first.held == [mailed.id]  # no mail server
+    again = jobs.send_reports(factory, clock)
+    assert again.sent == [] and again.held == [mailed.id]
+    db.expire_all()
+    assert db.get(ReportSchedule, hooked.id).last_week_sent == date(2026, 3, 9)  # type: ignore[union-attr]
+    assert db.get(ReportSchedule, mailed.id).last_week_sent is None  # type: ignore[union-attr]
+    assert len(_queued(db, webhooks.DELIVER_TOPIC)) == 1

@@ -44,6 +44,7 @@ from trustdesk.demo.bot_history import ensure_bot_history
 from trustdesk.demo.catalog import DEMO_PASSWORD, LOGINS, MARKETPLACE, LoginRow
 from trustdesk.demo.insights import ensure_emerging
 from trustdesk.demo.kb import ensure_kb, ensure_search_tuning
+from trustdesk.demo.okrs import ensure_okrs
 from trustdesk.demo.oncall import ensure_oncall
 from trustdesk.demo.people import CustomerSpec, customers
 from trustdesk.demo.planner import STAFF_BY_KEY, CasePlan, Override, Planner
@@ -264,7 +265,11 @@ def build_demo(factory: sessionmaker[Session], clock: Clock, *, seed: int = 7, c
     if emerged:
         say(f"insights: {emerged} (detector replayed hourly in {time.perf_counter() - emerging_started:.1f} s)")
     with transaction(factory) as session:
-        changed = changed_any or bool(emerged)
+        objectives = ensure_okrs(session, now=now)
+    if objectives:
+        say(f"okrs: {objectives}")
+    with transaction(factory) as session:
+        changed = changed_any or bool(emerged) or bool(objectives)
         summary = summarize(session, seed=seed, now=now, changed=changed, seconds=time.perf_counter() - started,
                             note=note)
     return summary

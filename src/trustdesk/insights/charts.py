@@ -124,7 +124,7 @@ def line(key: str, title: str, rows: Sequence[tuple[str, str, float | None]], *,
     }
     if len(series) > 1:
         encoding["color"] = alt.Color("series:N", title=None, sort=series)
-        encoding["strokeDash"] = alt.StrokeDash("series:N", title=None, sort=series)
+        encoding["strokeDash"] = alt.StrokeDash("series:N", title=None, sort=series, legend=None)  # one legend
     spec = (alt.Chart(alt.InlineData(values=points)).mark_line(point=alt.OverlayMarkDef(size=18), color=PALETTE[0])
             .encode(**encoding).properties(width=WIDTH - 80, height=HEIGHT))
     return Chart(key=key, title=title, description=text, columns=(x_title, "series", value_title),

@@ -21,13 +21,14 @@ A count that only grows as the period runs (``volume``: cases opened so far) is 
 the count so far, which would meet every at-most target on the first morning: before the period ends, an
 at-least target is met once reached and an at-most one is missed once passed; otherwise the figure judged is
 ``current / expected`` (where the period ends at this rate), its progress measured along the same path and
-held against the whole way (expected 1), since the projection already allows for the time left.
+held against the whole way (expected 1), since the projection already allows for the time left; without a
+baseline it is on track when the pace keeps within the target, and has no progress figure.
 
 Directions are ``at_least`` and ``at_most``; ``increase`` and ``decrease`` are accepted for them on input.
 
 An objective's progress is the mean of its key results' progress (those with a figure); its status is ``met``
 when every key result is met, ``missed`` when its period is over otherwise, and else the same thresholds
-applied to the mean progress.
+applied to the mean progress (with no figure to average: the worst of its key results' verdicts).
 
 No event log: OKRs are planning data, not case history; ``created_at`` and ``updated_at`` say when they were
 set up and last changed (a key result's change touches its objective's ``updated_at``).
@@ -79,6 +80,7 @@ class Status(StrEnum):
     OFF_TRACK = "off_track"
 
 
+VERDICTS = (Status.OFF_TRACK, Status.AT_RISK, Status.NOT_MET, Status.ON_TRACK)  # worst first
 STATUS_LABELS: dict[str, str] = {
     Status.NOT_STARTED: "Not started", Status.NO_DATA: "No data yet", Status.MET: "Met", Status.MISSED: "Missed",
     Status.NOT_MET: "Not met yet", Status.ON_TRACK: "On track", Status.AT_RISK: "At risk",
@@ -225,12 +227,11 @@ def key_result_progress(session: Session, objective: Objective, key_result: KeyR
             return KeyResultProgress(key_result, definition, status, value,
                                      fraction(direction, current, target, baseline), expected)
         pace = current / expected
-        progress = fraction(direction, pace, target, baseline)
-        if baseline is None:
+        if baseline is None:  # no path to measure along, and nothing settled yet
             status = Status.ON_TRACK if _reached(direction, pace, target) else Status.NOT_MET
-        else:
-            status = judge(progress, 1.0)
-        return KeyResultProgress(key_result, definition, status, value, progress, expected)
+            return KeyResultProgress(key_result, definition, status, value, None, expected)
+        progress = fraction(direction, pace, target, baseline)
+        return KeyResultProgress(key_result, definition, judge(progress, 1.0), value, progress, expected)
     progress = fraction(direction, current, target, baseline)
     if _reached(direction, current, target):
         status = Status.MET
@@ -248,8 +249,9 @@ def _objective_status(objective: Objective, results: Sequence[KeyResultProgress]
     start, end = bounds(objective)
     if now <= start:
         return Status.NOT_STARTED
-    if progress is None:
-        return Status.NO_DATA
+    if progress is None:  # no key result has a progress figure: the worst of their verdicts, if any
+        verdicts = [r.status for r in results if r.status in VERDICTS]
+        return min(verdicts, key=VERDICTS.index) if verdicts else Status.NO_DATA
     if results and all(r.met for r in results):
         return Status.MET
     if now >= end:
@@ -285,8 +287,9 @@ def progress_all(session: Session, *, now: datetime, include_archived: bool = Fa
     objectives = list_objectives(session, include_archived=include_archived)
     krs = key_results_of(session, [o.id for o in objectives])
     owner_ids = sorted({o.owner_user_id for o in objectives if o.owner_user_id is not None})
-    owners = {u.id: u.display_name for u in session.scalars(select(User).where(User.id.in_(owner_ids)))} \
-        if owner_ids else {}
+    owners: dict[int, str] = {}
+    if owner_ids:
+        owners = {u.id: u.display_name for u in session.scalars(select(User).where(User.id.in_(owner_ids)))}
     return [progress(session, o, now, key_results=krs[o.id],
                      owner_name=owners.get(o.owner_user_id) if o.owner_user_id is not None else None)
             for o in objectives]

@@ -19,13 +19,14 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse, Response
 from sqlalchemy.orm import Session
 
+from trustdesk.core.db import read_only
 from trustdesk.core.errors import Invalid, NotFound
 from trustdesk.core.identity import Actor
 from trustdesk.core.permissions import Perm
 from trustdesk.insights import facts, panels, report
 from trustdesk.insights.metrics import FILTERS, MAX_PERIOD_DAYS, Filters, Period
 from trustdesk.insights.panels import Panel, PanelChart, Table
-from trustdesk.web.deps import ClockDep, PageRequires, SessionDep
+from trustdesk.web.deps import ClockDep, PageRequires, SessionDep, state
 from trustdesk.web.pages import is_htmx, render_console, with_query
 from trustdesk.web.templating import render
 
@@ -155,6 +156,13 @@ def _emerging_url(request: Request) -> str | None:
     """The emerging issues page, once it is served."""
     path = f"{BASE}/emerging"
     return path if any(getattr(r, "path", "") == path for r in request.app.routes) else None
+
+
+def release(session: Session) -> None:
+    """End the request's transaction now (it has only read: the sign-in, the fields), so that a long read
+    that follows in its own ``read_only`` unit of work holds no write lock; the page is rendered after it in
+    a fresh transaction."""
+    session.commit()
 
 
 def _render(request: Request, session: Session, actor: Actor, name: str, chosen: Selection, *, active: str,
@@ -351,17 +359,40 @@ def weekly_report(request: Request, session: SessionDep, clock: ClockDep, actor:
                                "errors": errors, "report": None, "report_page": True, "chosen": None,
                                "dashboards": DASHBOARDS, "emerging_url": _emerging_url(request)}
     if not errors:
-        built = report.weekly(session, market=code, week_start=start, now=now)
-        stem = report.filename(built)
-        if as_format == "pdf":
-            return Response(report.to_pdf(built), media_type="application/pdf",
-                            headers={"content-disposition": f'attachment; filename="{stem}.pdf"'})
-        if as_format == "html":
-            return Response(report.to_html(built).encode("utf-8"), media_type="text/html; charset=utf-8",
-                            headers={"content-disposition": f'attachment; filename="{stem}.html"'})
-        context.update(report=built, body=report.body_html(built),
-                       pdf_url=with_query(f"{BASE}/report", week=start.isoformat(), market=code or "", format="pdf"),
+        release(session)
+        with read_only(state(request).factory) as reader:  # seconds of reading: no write lock held meanwhile
+            built = report.weekly(reader, market=code, week_start=start, now=now, with_gaps=as_format != "page")
+            stem = report.filename(built)
+            if as_format == "pdf":
+                return Response(report.to_pdf(built), media_type="application/pdf",
+                                headers={"content-disposition": f'attachment; filename="{stem}.pdf"'})
+            if as_format == "html":
+                return Response(report.to_html(built).encode("utf-8"), media_type="text/html; charset=utf-8",
+                                headers={"content-disposition": f'attachment; filename="{stem}.html"'})
+            gaps_url = with_query(f"{BASE}/report/gaps", week=start.isoformat(), market=code or "")
+            context.update(report=built, body=report.body_html(built, gaps_url=gaps_url))
+        context.update(pdf_url=with_query(f"{BASE}/report", week=start.isoformat(), market=code or "", format="pdf"),
                        html_url=with_query(f"{BASE}/report", week=start.isoformat(), market=code or "",
                                            format="html"))
     return render_console(request, session, actor, "insights/report_page.html", context, active="insights",
                           status_code=422 if errors else 200)
+
+
+@router.get(f"{BASE}/report/gaps")
+def weekly_report_gaps(request: Request, session: SessionDep, actor: Reader, week: Text = "",
+                       market: Text = "") -> HTMLResponse:
+    """The weekly report's self-service gaps, as the fragment the report page loads after itself (or, opened
+    on its own, as a page)."""
+    try:
+        start = report.week_start(date.fromisoformat(week.strip()))
+    except ValueError:
+        raise Invalid(f"{week.strip()[:20]!r} is not a day: write it as YYYY-MM-DD", field="week") from None
+    release(session)
+    with read_only(state(request).factory) as reader:  # the knowledge search takes seconds: no write lock held
+        fragment = report.section_html(report.gaps_section(reader, market=market, week_start=start))
+    if is_htmx(request):
+        return HTMLResponse(fragment)
+    return render_console(request, session, actor, "insights/report_gaps.html",
+                          {"fragment": fragment, "week": start.isoformat(), "market": market.strip().upper(),
+                           "report_url": with_query(f"{BASE}/report", week=start.isoformat(),
+                                                    market=market.strip().upper())}, active="insights")

@@ -33,6 +33,7 @@ from trustdesk.knowledge import gaps
 from trustdesk.text.embeddings import Embedder
 
 GAPS_SHOWN = 5
+GAPS_JUDGED = 20  # the largest groups of questions put to the knowledge search (each costs a few searches)
 CAUSES_SHOWN = 5
 DRIVERS_SHOWN = 10
 DEFAULT_THRESHOLD = 0.55  # the knowledge search's confidence for an answer (Settings.kb_answer_threshold)
@@ -144,7 +145,8 @@ def _emerging_section(session: Session, market: str | None, first: date, last: d
 
 def _gap_section(session: Session, market: str | None, period: Period, *, threshold: float,
                  embedder: Embedder | None) -> Section:
-    mined = gaps.mine(session, now=period.until, days=7, market=market, threshold=threshold, embedder=embedder)
+    mined = gaps.mine(session, now=period.until, days=7, market=market, threshold=threshold, embedder=embedder,
+                      params=gaps.Params(judged=GAPS_JUDGED))
     missed = [c for c in mined.clusters if c.verdict in (gaps.Verdict.GAP, gaps.Verdict.INEFFECTIVE)][:GAPS_SHOWN]
     verdicts = {gaps.Verdict.GAP: "No confident article", gaps.Verdict.INEFFECTIVE: "Article not working"}
     table = panels.make_table(
@@ -155,21 +157,37 @@ def _gap_section(session: Session, market: str | None, period: Period, *, thresh
          ("previous", "Week before", "count"), ("article", "Closest article", "text")],
         [(verdicts[c.verdict], c.question[:160], c.size, c.previous, c.article.title if c.article else "none")
          for c in missed], empty="Self-help answered every group of questions this week")
-    notes = (f"Estimated from {mined.mined:,} of {mined.cases:,} cases (a fixed sample; counts scaled).",) \
-        if mined.sampled else ()
+    notes: tuple[str, ...] = (f"The largest groups of questions (up to {GAPS_JUDGED}) were put to the knowledge "
+                              "search; the knowledge base's gaps page judges them all.",)
+    if mined.sampled:
+        notes += (f"Estimated from {mined.mined:,} of {mined.cases:,} cases (a fixed sample; counts scaled).",)
     return Section("gaps", "Self-service gaps", "Questions customers asked a person that self-help should answer.",
                    tables=(table,), notes=notes)
 
 
-def weekly(session: Session, *, market: str | None, week_start: date, now: datetime,
-           threshold: float = DEFAULT_THRESHOLD, embedder: Embedder | None = None) -> WeeklyReport:
-    """The report of the week starting on Monday ``week_start`` (in the market's zone; UTC for every market).
-    ``threshold`` and ``embedder``: how the self-service gaps are mined (``knowledge.gaps.mine``)."""
+def _week(session: Session, market: str | None, week_start: date) -> tuple[str | None, tzinfo, Period]:
     if week_start.weekday() != 0:
         raise Invalid(f"a week starts on a Monday; {week_start.isoformat()} is a {week_start:%A}", field="week")
     market = check_market(session, market)
     zone = zone_of(session, market)
-    period = week_period(week_start, zone)
+    return market, zone, week_period(week_start, zone)
+
+
+def gaps_section(session: Session, *, market: str | None, week_start: date, threshold: float = DEFAULT_THRESHOLD,
+                 embedder: Embedder | None = None) -> Section:
+    """The self-service gaps of the week alone (the console page loads them after the rest: the knowledge
+    search they are put to is the report's slowest part)."""
+    market, _zone, period = _week(session, market, week_start)
+    return _gap_section(session, market, period, threshold=threshold, embedder=embedder)
+
+
+def weekly(session: Session, *, market: str | None, week_start: date, now: datetime,
+           threshold: float = DEFAULT_THRESHOLD, embedder: Embedder | None = None,
+           with_gaps: bool = True) -> WeeklyReport:
+    """The report of the week starting on Monday ``week_start`` (in the market's zone; UTC for every market).
+    ``threshold`` and ``embedder``: how the self-service gaps are mined (``knowledge.gaps.mine``);
+    ``with_gaps`` False leaves that section out (see ``gaps_section``)."""
+    market, zone, period = _week(session, market, week_start)
     filters = Filters(market=market)
     drivers = panels.drivers(session, period, filters, now, top=DRIVERS_SHOWN)
     quality = panels.quality(session, period, filters, now)
@@ -196,8 +214,9 @@ def weekly(session: Session, *, market: str | None, week_start: date, now: datet
                       operations.kpi("first_reply_p90"), operations.kpi("resolution_median"),
                       operations.kpi("resolution_p90")),
                 charts=(operations.chart("sla_by_target"),), tables=(operations.table("times"),)),
-        _gap_section(session, market, period, threshold=threshold, embedder=embedder),
     ]
+    if with_gaps:
+        sections.append(_gap_section(session, market, period, threshold=threshold, embedder=embedder))
     return WeeklyReport(market=market, zone=str(zone), week_start=week_start, since=period.since,
                         until=period.until, generated_at=now, sections=tuple(sections),
                         objectives=okr_objectives(session, now))
@@ -225,12 +244,19 @@ def okr_objectives(session: Session, now: datetime) -> list[Any]:
 # ---------------------------------------------------------------- HTML and PDF
 
 
-def body_html(report: WeeklyReport) -> str:
-    """The report's sections as HTML (the console page shows them inside its own layout)."""
+def body_html(report: WeeklyReport, *, gaps_url: str | None = None) -> str:
+    """The report's sections as HTML (the console page shows them inside its own layout; ``gaps_url``: where
+    it loads the self-service gaps from, when they were left out)."""
     from trustdesk.web.templating import templates
 
     return str(templates.env.get_template("insights/_report_body.html").render(
-        report=report, figure=panels.figure))
+        report=report, figure=panels.figure, gaps_url=gaps_url))
+
+
+def section_html(section: Section) -> str:
+    from trustdesk.web.templating import templates
+
+    return str(templates.env.get_template("insights/_report_section.html").render(section=section))
 
 
 def to_html(report: WeeklyReport) -> str:

@@ -20,7 +20,7 @@ message is queued in the same transaction that marks it.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from urllib.parse import urlencode
@@ -182,49 +182,89 @@ def summary_text(report: reports.WeeklyReport, base_url: str) -> str:
     return "\n".join(lines).rstrip() + "\n"
 
 
-def deliver(session: Session, row: ReportSchedule, report: reports.WeeklyReport, *, now: datetime,
-            base_url: str) -> bool:
-    """Queue the report for the schedule's recipient; False when that is impossible now (no mail server,
-    the endpoint gone or paused): the week is then not marked sent, so it goes once it is possible."""
-    if row.channel == DeliveryChannel.EMAIL:
-        return mail.send(session, to=row.recipient, subject=report.title, text=summary_text(report, base_url),
-                         now=now)
+@dataclass(frozen=True)
+class Message:
+    """A week's report as it is sent: built once per market and week, outside any write transaction."""
+
+    title: str
+    text: str
+    data: dict[str, Any]
+
+
+def message(report: reports.WeeklyReport, base_url: str) -> Message:
+    data = {"market": report.market, "zone": report.zone, "week_start": report.week_start.isoformat(),
+            "week_end": report.week_end.isoformat(), "figures": figures(report), "links": links(report, base_url)}
+    return Message(title=report.title, text=summary_text(report, base_url), data=data)
+
+
+def _endpoint(session: Session, row: ReportSchedule) -> WebhookEndpoint | None:
     endpoint = session.scalar(select(WebhookEndpoint).where(WebhookEndpoint.key == row.recipient))
-    if endpoint is None or not endpoint.is_active:
+    return endpoint if endpoint is not None and endpoint.is_active else None
+
+
+def deliverable(session: Session, row: ReportSchedule) -> bool:
+    """Whether the channel can take a message now: a mail server is configured, the endpoint is active.
+    When it cannot, the week is not marked sent (it goes once it can) and no report is built for it."""
+    if row.channel == DeliveryChannel.EMAIL:
+        return mail.enabled()
+    return _endpoint(session, row) is not None
+
+
+def deliver(session: Session, row: ReportSchedule, sent: Message, *, now: datetime) -> bool:
+    """Queue the message for the schedule's recipient (in the caller's transaction)."""
+    if row.channel == DeliveryChannel.EMAIL:
+        return mail.send(session, to=row.recipient, subject=sent.title, text=sent.text, now=now)
+    endpoint = _endpoint(session, row)
+    if endpoint is None:
         return False
-    data = {"schedule_id": row.id, "market": report.market, "zone": report.zone,
-            "week_start": report.week_start.isoformat(), "week_end": report.week_end.isoformat(),
-            "figures": figures(report), "links": links(report, base_url)}
-    return bool(webhooks.emit(session, EVENT_TYPE, data, now=now, text=summary_text(report, base_url),
+    return bool(webhooks.emit(session, EVENT_TYPE, {"schedule_id": row.id, **sent.data}, now=now, text=sent.text,
                               endpoint=endpoint))
 
 
 @dataclass
 class SendReport:
-    sent: list[tuple[int, date]]
-    held: list[int]  # due, but the channel cannot take it now
+    sent: list[tuple[int, date]] = field(default_factory=list)
+    held: list[int] = field(default_factory=list)  # due, but the channel cannot take it now
 
     def describe(self) -> str:
         return f"{len(self.sent)} sent, {len(self.held)} held"
 
 
-def send_due(session: Session, *, now: datetime, base_url: str) -> SendReport:
-    """Send every schedule whose week is due (see the module docstring); one report built per market and week."""
-    result = SendReport(sent=[], held=[])
-    built: dict[tuple[str | None, date], reports.WeeklyReport] = {}
-    ids = list(session.scalars(select(ReportSchedule.id).where(ReportSchedule.active.is_(True))
-                               .order_by(ReportSchedule.id)))
-    for schedule_id in ids:
-        row = by_id(session, schedule_id, for_update=True)
+def due(session: Session, now: datetime) -> list[tuple[int, str | None, date]]:
+    """The schedules to send now that can be sent: (id, market, week)."""
+    found = []
+    for row in session.scalars(select(ReportSchedule).where(ReportSchedule.active.is_(True))
+                               .order_by(ReportSchedule.id)):
         week = due_week(session, row, now)
-        if week is None:
+        if week is not None:
+            found.append((row.id, row.market, week))
+    return found
+
+
+def send_built(session: Session, schedule_id: int, week: date, sent: Message, *, now: datetime,
+               result: SendReport) -> None:
+    """Send one schedule's week, if it is still due (the row is locked: two workers never both send it)."""
+    row = by_id(session, schedule_id, for_update=True)
+    if due_week(session, row, now) != week:
+        return
+    if deliverable(session, row) and deliver(session, row, sent, now=now):
+        row.last_week_sent = week
+        result.sent.append((row.id, week))
+    else:
+        result.held.append(row.id)
+
+
+def send_due(session: Session, *, now: datetime, base_url: str) -> SendReport:
+    """Send every schedule whose week is due, in one transaction (the CLI; the job builds each report in a
+    read-only unit of work first: ``jobs.send_reports``); one report built per market and week."""
+    result = SendReport()
+    built: dict[tuple[str | None, date], Message] = {}
+    for schedule_id, market, week in due(session, now):
+        if not deliverable(session, by_id(session, schedule_id)):
+            result.held.append(schedule_id)
             continue
-        key = (row.market, week)
-        if key not in built:
-            built[key] = reports.weekly(session, market=row.market, week_start=week, now=now)
-        if deliver(session, row, built[key], now=now, base_url=base_url):
-            row.last_week_sent = week
-            result.sent.append((row.id, week))
-        else:
-            result.held.append(row.id)
+        if (market, week) not in built:
+            built[market, week] = message(reports.weekly(session, market=market, week_start=week, now=now),
+                                          base_url)
+        send_built(session, schedule_id, week, built[market, week], now=now, result=result)
     return result

@@ -139,6 +139,7 @@ class Params:
     terms: int = 5
     samples: int = 5
     sample_salt: str = "trustdesk-gaps"
+    judged: int | None = None  # ask the search about only the N largest clusters (a report showing a few)
 
 
 @dataclass(frozen=True)
@@ -265,10 +266,12 @@ def mine(session: Session, *, now: datetime, days: int = 28, market: str | None 
     scale = len(current) / len(mined) if mined else 1.0
     previous_scale = len(previous) / len(previous_mined) if previous_mined else 1.0
     groups = mine_questions(mined, previous_mined, embedder=embedder, params=params)
+    clustered = sum(len(group.members) for group in groups)
+    if params.judged is not None:  # the search is the costly part: judge the largest groups only
+        groups = sorted(groups, key=lambda g: -len(g.members))[:params.judged]
     clusters = [_judge(session, group, scale=scale, previous_scale=previous_scale, total=len(current),
                        threshold=threshold, params=params) for group in groups]
     clusters.sort(key=lambda c: (VERDICT_ORDER[c.verdict], -c.score, -c.size, c.question))
-    clustered = sum(len(group.members) for group in groups)
     return Report(since=since, until=now, previous_since=previous_since, days=days, market=market,
                   language=language, threshold=threshold, cases=len(current), mined=len(mined),
                   previous_cases=len(previous), unclustered=round((len(mined) - clustered) * scale),
