@@ -64,6 +64,7 @@ bench: install-dev assets ## benchmarks against PostgreSQL (see docs/benchmarks.
 	$(BIN)/python bench/kb.py
 	$(BIN)/python bench/gaps.py
 	$(BIN)/python bench/appeals.py
+	$(BIN)/python bench/insights.py
 
 # Where the CPU build of torch (constraints.txt) is found when re-pinning.
 TORCH_WHEELS ?= /opt/wheels

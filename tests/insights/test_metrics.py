@@ -96,6 +96,30 @@ def test_resolution_times_on_the_clock_and_in_business_minutes(db: Session, hist
     assert one(db, "resolution_business_p90").value == pytest.approx(276)
 
 
+def test_the_time_figures_at_once_are_each_metric_s_own(db: Session, history: History) -> None:
+    keys = [key for key in metrics.DEFINITIONS if key.startswith(("first_reply", "resolution"))]
+    empty = Period(NOW + timedelta(days=1), NOW + timedelta(days=2))
+    for period, filters in ((FORTNIGHT, Filters()), (FORTNIGHT, Filters(market="ES")), (empty, Filters())):
+        together = metrics.times(db, keys, period, filters, now=NOW)
+        assert together == {key: metrics.value(db, key, period, filters, now=NOW) for key in keys}
+    assert together["first_reply_median"] == metrics.Value(group=None, value=None, count=0)
+    assert metrics.times(db, keys, FORTNIGHT, now=NOW)["first_reply_p90"].value == 2490
+
+
+def test_the_repeat_rate_counts_the_follow_ups_of_its_own_period(db: Session, history: History) -> None:
+    # C1 was solved Mon 2 March 11:00 and its party came back Thu 09:00: a period ending before Thursday
+    # still counts C1 repeated, as repeated() says; a period after C1's solve counts neither.
+    for period in (FORTNIGHT, Period(START, START + timedelta(days=1)), Period(START + timedelta(days=1), NOW)):
+        solved = select(CaseFact.case_id).where(CaseFact.first_solved_at >= period.since,
+                                                CaseFact.first_solved_at < period.until)
+        bounded = set(db.scalars(solved.where(metrics.repeated_in(period))))
+        assert bounded == set(db.scalars(solved.where(metrics.repeated())))
+    first_day = one(db, "repeat_rate", Period(START, START + timedelta(days=1)))
+    assert history.cases["C1"].id in set(db.scalars(select(CaseFact.case_id).where(
+        metrics.repeated_in(Period(START, START + timedelta(days=1))))))
+    assert first_day.numerator is not None and first_day.numerator >= 1
+
+
 def test_sla_compliance_by_target(db: Session, history: History) -> None:
     # First reply: six met; C6 never answered: due Thu 13:00, breached.
     # Resolution: C1, C2, C3, C5, C7 met; C4 (open) and C6 ran past 48 business hours.

@@ -48,6 +48,7 @@ from trustdesk.demo.okrs import ensure_okrs
 from trustdesk.demo.oncall import ensure_oncall
 from trustdesk.demo.people import CustomerSpec, customers
 from trustdesk.demo.planner import STAFF_BY_KEY, CasePlan, Override, Planner
+from trustdesk.demo.qa import ensure_qa
 from trustdesk.demo.routing import ensure_model, ensure_routing
 from trustdesk.demo.sentiment import ensure_sentiment
 from trustdesk.demo.sla import ensure_calendars, ensure_policies
@@ -259,6 +260,12 @@ def build_demo(factory: sessionmaker[Session], clock: Clock, *, seed: int = 7, c
         with transaction(factory) as session:
             folded = insight_facts.rebuild(session, now=now)
         say(f"insights: {folded:,} cases folded into facts")
+    # QA samples the weeks from the case facts: after they are folded.
+    qa_started = time.perf_counter()
+    with transaction(factory) as session:
+        reviewed = ensure_qa(session, now=now, seed=seed)
+    if reviewed:
+        say(f"quality reviews: {reviewed} (in {time.perf_counter() - qa_started:.1f} s)")
     emerging_started = time.perf_counter()
     with transaction(factory) as session:
         emerged = ensure_emerging(session, now=now)
@@ -269,7 +276,7 @@ def build_demo(factory: sessionmaker[Session], clock: Clock, *, seed: int = 7, c
     if objectives:
         say(f"okrs: {objectives}")
     with transaction(factory) as session:
-        changed = changed_any or bool(emerged) or bool(objectives)
+        changed = changed_any or bool(reviewed) or bool(emerged) or bool(objectives)
         summary = summarize(session, seed=seed, now=now, changed=changed, seconds=time.perf_counter() - started,
                             note=note)
     return summary

@@ -144,7 +144,7 @@ def note_rows(session: Session, notes: Sequence[CoachingNote]) -> list[NoteRow]:
     authors = directory_queries.user_names(session, [n.author_user_id for n in notes])
     evaluation_ids = {n.evaluation_id for n in notes if n.evaluation_id is not None}
     cases = dict(session.execute(select(QaEvaluation.id, QaEvaluation.case_id)
-                                 .where(QaEvaluation.id.in_(evaluation_ids)))) if evaluation_ids else {}
+                                 .where(QaEvaluation.id.in_(evaluation_ids))).all()) if evaluation_ids else {}
     bits = _case_bits(session, set(cases.values()))
     return [NoteRow(note=n, author=authors.get(n.author_user_id, f"user #{n.author_user_id}"),
                     reference=bits[cases[n.evaluation_id]][0] if n.evaluation_id in cases else None)

@@ -521,8 +521,9 @@ def operations(session: Session, period: Period, filters: Filters, now: datetime
     backlog = metrics.value(session, "backlog", live, filters, now=now)
     queues = live_queues(session, filters)
     risk = at_risk(session, filters, now)
-    times = {key: (metrics.value(session, key, period, filters, now=now),
-                   metrics.value(session, key, period.before(), filters, now=now)) for key in TIMES}
+    current_times = metrics.times(session, TIMES, period, filters, now=now)
+    before_times = metrics.times(session, TIMES, period.before(), filters, now=now)
+    times = {key: (current_times[key], before_times[key]) for key in TIMES}
 
     def time_kpi(key: str, of: str) -> Kpi:
         definition = metrics.definition(key)
