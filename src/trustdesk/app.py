@@ -111,7 +111,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None, 
     from trustdesk.feedback import sentiment_pages as feedback_sentiment_pages
     from trustdesk.feedback import survey_api as feedback_survey_api
     from trustdesk.feedback import survey_pages as feedback_survey_pages
-    from trustdesk.insights import emerging_api, emerging_pages, okr_api, okr_pages
+    from trustdesk.insights import emerging_api, emerging_pages, okr_api, okr_pages, schedule_pages
     from trustdesk.insights import pages as insight_pages
     from trustdesk.knowledge import api as knowledge_api
     from trustdesk.knowledge import console as knowledge_console
@@ -138,7 +138,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None, 
                     appeals_pages.router, appeals_help_pages.help_router,
                     feedback_survey_pages.router, feedback_survey_pages.help_router, feedback_qa_pages.router,
                     feedback_sentiment_pages.router, emerging_pages.router,  # before /console/insights/{dashboard}
-                    okr_pages.router, insight_pages.router)
+                    okr_pages.router, schedule_pages.router, insight_pages.router)
     for router in api_routers:
         app.include_router(router, prefix="/api/v1")
     for router in page_routers:

@@ -277,7 +277,7 @@ def test_every_route_refuses_the_anonymous_and_roles_without_its_permission(
                    "escalation_id": 1, "crisis_id": 1, "token": "cal_0123456789", "conversation_id": 1,
                    "template_id": 1, "locale": "es", "set_id": 1, "external_id": "dec-1", "appeal_id": 1,
                    "dispute_id": 1, "reversal_id": "msg_rev_1", "party_id": 1, "channel": "web_form",
-                   "calibration_id": 1, "evaluation_id": 1, "note_id": 1, "rule_id": 1, "issue_id": 1,
+                   "calibration_id": 1, "evaluation_id": 1, "note_id": 1, "rule_id": 1, "issue_id": 1, "schedule_id": 1,
                    "objective_id": 1, "key_result_id": 1}
     bodies = _bodies(world, case_id, other_case_id)
     who_is = {name: Role(user.role) for name, user in world.users.items()}

@@ -279,7 +279,7 @@ def _console_routes(app: FastAPI, world: World, case_id: int) -> list[tuple[str,
               "notification_id": 1, "key": "standard", "feed_id": 1, "override_id": 1, "escalation_id": 1,
               "crisis_id": 1, "template_id": 1, "attachment_id": 1, "set_id": 1, "appeal_id": 1, "review_id": 1,
               "party_id": 1, "code": "US", "channel": "web_form", "calibration_id": 1, "issue_id": 1,
-              "note_id": 1, "rule_id": 1, "page_id": 1, "objective_id": 1}
+              "note_id": 1, "rule_id": 1, "page_id": 1, "schedule_id": 1, "objective_id": 1}
     routes = []
     for prefix, router in app.state.routers:
         for route in router.routes:
