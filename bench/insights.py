@@ -739,7 +739,8 @@ def sign_in(client: TestClient) -> None:
         raise SystemExit(f"signing in as {LEAD} failed: {response.status_code} {response.text[:200]}")
 
 
-def measure(client: TestClient, recorder: Recorder, runs: int, only: set[str], causes_runs: int) -> list[Figure]:
+def measure(client: TestClient, recorder: Recorder, runs: int, only: set[str], causes_runs: int, *,
+            statements: bool = False) -> list[Figure]:
     figures = []
     for key, name, path, headers in PAGES:
         if only and key not in only:
@@ -768,6 +769,9 @@ def measure(client: TestClient, recorder: Recorder, runs: int, only: set[str], c
             flag = ("  over (after the page)" if after_page else "  OVER") if figure.over else ""
             print(f"  {name:<24} {variant:<12} {figure.median * 1000:8.0f} ms median, {figure.worst * 1000:6.0f} "
                   f"max; {figure.queries} queries, {figure.sql * 1000:.0f} ms in SQL{flag}", flush=True)
+            if statements:  # the last request's statements, in the order sent
+                for ms, sql, _ in recorder.statements:
+                    print(f"      {ms * 1000:7.1f} ms  {' '.join(sql.split())[:150]}")
     return figures
 
 
@@ -811,6 +815,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="EXPLAIN ANALYZE the N slowest statements (default 5)")
     parser.add_argument("--only", nargs="*", default=[], choices=[p[0] for p in PAGES], metavar="PAGE",
                         help="time only these pages: " + ", ".join(p[0] for p in PAGES))
+    parser.add_argument("--statements", action="store_true",
+                        help="list the time and the start of each statement of each page's last request")
     parser.add_argument("--reuse", action="store_true", help="time a database kept by --keep, without seeding")
     parser.add_argument("--keep", action="store_true", help="keep the scratch database")
     args = parser.parse_args(argv)
@@ -856,7 +862,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"timing: one warm-up, then {args.runs} requests per page and period", flush=True)
         with TestClient(app, raise_server_exceptions=True) as client:
             sign_in(client)
-            figures = measure(client, recorder, args.runs, set(args.only), args.causes_runs)
+            figures = measure(client, recorder, args.runs, set(args.only), args.causes_runs,
+                              statements=args.statements)
         print_table(figures)
         if args.explain:
             explain(engine, figures, args.explain)

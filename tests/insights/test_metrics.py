@@ -106,6 +106,33 @@ def test_the_time_figures_at_once_are_each_metric_s_own(db: Session, history: Hi
     assert metrics.times(db, keys, FORTNIGHT, now=NOW)["first_reply_p90"].value == 2490
 
 
+def test_figures_computed_together_are_each_metric_s_own(db: Session, history: History) -> None:
+    # The dashboards ask for several metrics over the period and the one before at once (one statement per
+    # moment); every figure must be what the metric gives alone, grouped or not, for any overlap of periods.
+    counted = [k for k, d in metrics.DEFINITIONS.items() if d.counting is not None]
+    timed = [k for k in metrics.DEFINITIONS if k.startswith(("first_reply", "resolution"))]
+    assert {"volume", "csat", "csat_mean", "repeat_rate", "hops_per_case"} <= set(counted)
+    first_week = Period(START, START + timedelta(days=7))
+    periods = [FORTNIGHT, first_week, Period(START + timedelta(days=3), NOW + timedelta(days=1)), FORTNIGHT.before()]
+    for filters in (Filters(), Filters(market="US")):
+        for by in (None, "market", "topic", "day"):
+            together = metrics.counted(db, counted, periods, filters, by=by)
+            timed_together = metrics.quantiles(db, timed, periods, filters, by=by, now=NOW)
+            for key in counted:
+                assert together[key] == [[v for v in metrics.compute(db, key, p, filters, by=by, now=NOW)
+                                          if by is not None or v.count] for p in periods], (key, by)
+            for key in timed:
+                assert timed_together[key] == [[v for v in metrics.compute(db, key, p, filters, by=by, now=NOW)
+                                                if by is not None or v.count] for p in periods], (key, by)
+    pairs = metrics.pairs(db, [*counted, *timed, "sla_compliance", "backlog"], first_week, now=NOW)
+    for key, (current, before) in pairs.items():
+        assert current == one(db, key, first_week), key
+        assert before == one(db, key, first_week.before()), key
+    # Hand-checked: the first week opened C1-C7 (7 cases) and nothing before it; C2's rating of 2 is low.
+    assert pairs["volume"][0].value == 7 and pairs["volume"][1].value == 0
+    assert pairs["csat"][1] == metrics.Value(group=None, value=None, numerator=0, denominator=0)
+
+
 def test_the_repeat_rate_counts_the_follow_ups_of_its_own_period(db: Session, history: History) -> None:
     # C1 was solved Mon 2 March 11:00 and its party came back Thu 09:00: a period ending before Thursday
     # still counts C1 repeated, as repeated() says; a period after C1's solve counts neither.

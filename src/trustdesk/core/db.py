@@ -125,5 +125,12 @@ def read_only(factory: sessionmaker[Session]) -> Iterator[Session]:
         session.close()
 
 
+def release(session: Session) -> None:
+    """End the request's transaction now (it has only read: the sign-in, the fields), so that a long read
+    that follows in its own ``read_only`` unit of work holds no write lock; the page is rendered after it in
+    a fresh transaction."""
+    session.commit()
+
+
 def is_postgres(session: Session) -> bool:
     return session.get_bind().dialect.name == "postgresql"

@@ -310,7 +310,8 @@ LOGINS: tuple[LoginRow, ...] = (
     LoginRow(email_of("t2"), "agent_t2", "Payments & Refunds T2 escalations from Tier 1"),
     LoginRow(email_of("oncall"), "oncall_sme", "oncall escalations (payments outage), T2 backup"),
     LoginRow(email_of("reviewer"), "reviewer", "Appeals queue: open seller and creator appeals to decide"),
-    LoginRow(email_of("qa"), "qa", "read-only: any case and timeline; second reviews of appeals"),
+    LoginRow(email_of("qa"), "qa", "quality reviews: review queue, agent QA scores, calibration; any case "
+                                   "read-only; second reviews of appeals"),
     LoginRow(email_of("buyer"), "buyer (US)", "help center: own cases with threads, reply to a pending one"),
     LoginRow(email_of("seller"), "seller (US)", "help center: payout and listing cases, an appeal, a new decision "
                                                 "to appeal"),

@@ -45,7 +45,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import ColumnElement, case, func, literal, or_, select
+from sqlalchemy import ColumnElement, and_, case, func, literal, or_, select
 from sqlalchemy.orm import Session, aliased
 
 from trustdesk.appeals import insights as appeal_insights
@@ -152,9 +152,13 @@ class Definition:
     unit: Unit
     better: Better
     description: str
-    compute: Compute = field(repr=False)
+    rule: Compute | Counting = field(repr=False)  # a function, or how a counted metric counts
     filters: tuple[str, ...] = FILTERS
     groups: tuple[str, ...] = CASE_GROUPS
+
+    @property
+    def counting(self) -> Counting | None:
+        return self.rule if isinstance(self.rule, Counting) else None
 
 
 # ----------------------------------------------------------------------------------------------- helpers
@@ -186,10 +190,10 @@ def conditions(filters: Filters) -> list[ColumnElement[bool]]:
 
 
 def _bucket(session: Session, column: Any, size: str) -> Any:
-    """The UTC day (or its week's Monday) of a time, as YYYY-MM-DD text, on either database."""
+    """The UTC day (or its week's Monday) of a time: on PostgreSQL the truncated time (grouping by it is
+    twice as fast as by its text; ``_label`` writes it as YYYY-MM-DD), on SQLite that text."""
     if is_postgres(session):
-        utc = func.timezone("UTC", column)
-        return func.to_char(func.date_trunc(size, utc), "YYYY-MM-DD")
+        return func.date_trunc(size, func.timezone("UTC", column))
     if size == "week":
         return func.date(column, "weekday 0", "-6 days")
     return func.date(column)
@@ -208,6 +212,8 @@ def _group_column(session: Session, by: str | None, anchor: Any, fact: Any = Cas
 
 
 def _label(value: Any) -> str | None:
+    if isinstance(value, datetime):  # a day or week bucket (``_bucket``)
+        return value.date().isoformat()
     return None if value is None else str(value)
 
 
@@ -234,23 +240,68 @@ def percentile(values: Sequence[float], q: float) -> float | None:
     return float(ordered[low] + (ordered[high] - ordered[low]) * (position - low))
 
 
-def _counted(session: Session, period: Period, filters: Filters, by: str | None, *, anchor: Any,
-             base: Any, hit: Any) -> list[Value]:
-    """Counts (and a ratio ``hit / base`` when ``hit`` is given) of the facts anchored in the period."""
-    group = _group_column(session, by, anchor)
-    where = [*_in(anchor, period), *_where(filters)]
-    if base is not None:
-        where.append(base)
-    hits = func.count(case((hit, 1))) if hit is not None else literal(0)
-    query = select(group.label("g"), func.count().label("n"), hits.label("h")).where(*where).group_by(group)
-    out = []
-    for g, n, h in session.execute(query):
-        if hit is None:
-            out.append(Value(group=_label(g), value=float(n), count=int(n)))
-        else:
-            out.append(Value(group=_label(g), value=int(h) / int(n) if n else None, numerator=int(h),
-                             denominator=int(n), count=int(n)))
-    return _ordered(out, by)
+@dataclass(frozen=True)
+class Counting:
+    """How a counted metric counts: the facts anchored in the period (those meeting ``base``, when given),
+    and among them the hits (``hit``: a ratio's numerator) or a column's sum (``total``: a mean's numerator).
+    ``hit`` is given the span of every period counted at once (the repeat rate reads the follow-ups that
+    can exist in it)."""
+
+    anchor: Any
+    base: Any = None  # a condition (a boolean column, or an expression)
+    hit: Callable[[Period], Any] | None = None
+    total: Any = None
+
+
+def _filtered(aggregate: Any, condition: Any) -> Any:
+    return aggregate if condition is None else aggregate.filter(condition)
+
+
+def counted(session: Session, keys: Sequence[str], periods: Sequence[Period], filters: Filters | None = None, *,
+            by: str | None = None) -> dict[str, list[list[Value]]]:
+    """Counted metrics (volume, the rates, the means) over several periods, each the same as ``compute``
+    gives: one statement for the metrics counted from the same moment, every period in it (a dashboard's
+    figures of the period and the one before, from one scan instead of two per metric). A period with
+    nothing counted has no value (``[]``)."""
+    filters = filters or Filters()
+    specs: dict[str, Counting] = {}
+    for key in keys:
+        found = definition(key).counting
+        if found is None:
+            raise Invalid(f"{definition(key).label} is not a counted metric", field="metric")
+        specs[key] = found
+    span = Period(min(p.since for p in periods), max(p.until for p in periods)) if periods else None
+    out: dict[str, list[list[Value]]] = {key: [[] for _ in periods] for key in keys}
+    if span is None:
+        return out
+    for anchor in {id(c.anchor): c.anchor for c in specs.values()}.values():
+        wanted = [(key, spec) for key, spec in specs.items() if spec.anchor is anchor]
+        group = _group_column(session, by, anchor)
+        columns: list[Any] = [group.label("g")]
+        for key, spec in wanted:
+            for i, period in enumerate(periods):
+                # One period: the statement's own bounds are the period's, so only the metric's base is asked.
+                inside = [*(_in(anchor, period) if len(periods) > 1 else []),
+                          *([spec.base] if spec.base is not None else [])]
+                counts = and_(*inside) if inside else None
+                columns.append(_filtered(func.count(), counts).label(f"n_{key}_{i}"))
+                if spec.hit is not None:
+                    hits = spec.hit(span) if counts is None else and_(counts, spec.hit(span))
+                    columns.append(func.count().filter(hits).label(f"h_{key}_{i}"))
+                if spec.total is not None:
+                    columns.append(func.coalesce(_filtered(func.sum(spec.total), counts), 0).label(f"t_{key}_{i}"))
+        query = select(*columns).where(*_in(anchor, span), *_where(filters)).group_by(group)
+        for row in session.execute(query).mappings():
+            for key, spec in wanted:
+                for i in range(len(periods)):
+                    n = int(row[f"n_{key}_{i}"])
+                    if not n:  # no fact of this period in the group (it has some in another)
+                        continue
+                    top = int(row[f"h_{key}_{i}"]) if spec.hit is not None else (
+                        int(row[f"t_{key}_{i}"]) if spec.total is not None else None)
+                    out[key][i].append(Value(group=_label(row["g"]), value=float(n) if top is None else top / n,
+                                             numerator=top, denominator=None if top is None else n, count=n))
+    return {key: [_ordered(values, by) for values in per_period] for key, per_period in out.items()}
 
 
 def _quantile(session: Session, period: Period, filters: Filters, by: str | None, *, anchor: Any,
@@ -272,10 +323,6 @@ def _quantile(session: Session, period: Period, filters: Filters, by: str | None
 
 
 # ----------------------------------------------------------------------------------------------- metrics
-
-
-def volume(session: Session, period: Period, filters: Filters, by: str | None, now: datetime) -> list[Value]:
-    return _counted(session, period, filters, by, anchor=CaseFact.created_at, base=None, hit=None)
 
 
 def backlog(session: Session, period: Period, filters: Filters, by: str | None, now: datetime) -> list[Value]:
@@ -308,31 +355,6 @@ def sla_compliance(session: Session, period: Period, filters: Filters, by: str |
                            denominator=int(n), count=int(n)) for g, n, h in session.execute(query)], by)
 
 
-def csat(session: Session, period: Period, filters: Filters, by: str | None, now: datetime) -> list[Value]:
-    return _counted(session, period, filters, by, anchor=CaseFact.csat_rated_at,
-                    base=CaseFact.csat_score.is_not(None), hit=CaseFact.csat_score >= GOOD_RATING)
-
-
-def csat_mean(session: Session, period: Period, filters: Filters, by: str | None, now: datetime) -> list[Value]:
-    anchor = CaseFact.csat_rated_at
-    group = _group_column(session, by, anchor)
-    query = (select(group.label("g"), func.sum(CaseFact.csat_score), func.count())
-             .where(*_in(anchor, period), CaseFact.csat_score.is_not(None), *_where(filters)).group_by(group))
-    return _ordered([Value(group=_label(g), value=int(total) / int(n) if n else None, numerator=int(total),
-                           denominator=int(n), count=int(n)) for g, total, n in session.execute(query)], by)
-
-
-def escalation_rate(session: Session, period: Period, filters: Filters, by: str | None,
-                    now: datetime) -> list[Value]:
-    return _counted(session, period, filters, by, anchor=CaseFact.created_at, base=CaseFact.handled_by_t1,
-                    hit=CaseFact.escalated_from_t1)
-
-
-def reopen_rate(session: Session, period: Period, filters: Filters, by: str | None, now: datetime) -> list[Value]:
-    return _counted(session, period, filters, by, anchor=CaseFact.first_solved_at, base=None,
-                    hit=CaseFact.reopens > 0)
-
-
 def repeated(days: int = REPEAT_DAYS) -> ColumnElement[bool]:
     """A solved case was repeated: reopened, or the same party came back on its topic within ``days``."""
     later = aliased(CaseFact)
@@ -353,43 +375,9 @@ def repeated_in(period: Period, days: int = REPEAT_DAYS) -> ColumnElement[bool]:
     return or_(CaseFact.reopens > 0, CaseFact.case_id.in_(follow_ups))
 
 
-def repeat_rate(session: Session, period: Period, filters: Filters, by: str | None, now: datetime) -> list[Value]:
-    return _counted(session, period, filters, by, anchor=CaseFact.first_solved_at, base=None,
-                    hit=repeated_in(period))
-
-
-def misroute_rate(session: Session, period: Period, filters: Filters, by: str | None,
-                  now: datetime) -> list[Value]:
-    return _counted(session, period, filters, by, anchor=CaseFact.created_at, base=CaseFact.routed,
-                    hit=CaseFact.misrouted)
-
-
-def hops_per_case(session: Session, period: Period, filters: Filters, by: str | None,
-                  now: datetime) -> list[Value]:
-    anchor = CaseFact.created_at
-    group = _group_column(session, by, anchor)
-    query = (select(group.label("g"), func.sum(CaseFact.hops), func.count())
-             .where(*_in(anchor, period), CaseFact.routed, *_where(filters)).group_by(group))
-    return _ordered([Value(group=_label(g), value=int(total) / int(n) if n else None, numerator=int(total),
-                           denominator=int(n), count=int(n)) for g, total, n in session.execute(query)], by)
-
-
 def _tone(score: Any) -> Any:
     """A sentiment score's label as a rank (negative 0, neutral 1, positive 2), by VADER's thresholds."""
     return case((score <= NEGATIVE_FROM, 0), (score >= POSITIVE_FROM, 2), else_=1)
-
-
-def negative_sentiment_rate(session: Session, period: Period, filters: Filters, by: str | None,
-                            now: datetime) -> list[Value]:
-    return _counted(session, period, filters, by, anchor=CaseFact.created_at,
-                    base=CaseFact.sentiment_last.is_not(None), hit=CaseFact.sentiment_last <= NEGATIVE_FROM)
-
-
-def sentiment_worsened_rate(session: Session, period: Period, filters: Filters, by: str | None,
-                            now: datetime) -> list[Value]:
-    return _counted(session, period, filters, by, anchor=CaseFact.created_at,
-                    base=CaseFact.sentiment_last.is_not(None),
-                    hit=_tone(CaseFact.sentiment_last) < _tone(CaseFact.sentiment_first))
 
 
 def deflection_rate(session: Session, period: Period, filters: Filters, by: str | None,
@@ -447,7 +435,8 @@ def _definitions() -> dict[str, Definition]:
             times.append(Definition(f"{key}_{suffix}", f"{label}, {word.lower()}", Unit.MINUTES, Better.LOWER,
                                     f"{word} minutes {what}.", _time_metric(column, anchor, q)))
     items = [
-        Definition("volume", "Volume", Unit.COUNT, Better.LOWER, "Cases opened in the period.", volume),
+        Definition("volume", "Volume", Unit.COUNT, Better.LOWER, "Cases opened in the period.",
+                   Counting(CaseFact.created_at)),
         Definition("backlog", "Backlog", Unit.COUNT, Better.LOWER,
                    "Cases not solved or closed now (new, open, pending, on hold) that were opened before the "
                    "period ended.", backlog, groups=CASE_GROUPS[:6]),
@@ -457,31 +446,42 @@ def _definitions() -> dict[str, Definition]:
                    "reply, periodic update, resolution).", sla_compliance, groups=(*CASE_GROUPS, "target")),
         Definition("csat", "CSAT", Unit.RATIO, Better.HIGHER,
                    "Good ratings (4 or 5) / all ratings given in the period; one rating per case, the latest "
-                   "counts.", csat),
+                   "counts.", Counting(CaseFact.csat_rated_at, base=CaseFact.csat_score.is_not(None),
+                                      hit=lambda _: CaseFact.csat_score >= GOOD_RATING)),
         Definition("csat_mean", "CSAT, mean rating", Unit.SCORE, Better.HIGHER,
-                   "The mean of the ratings given in the period, on the 1-5 scale.", csat_mean),
+                   "The mean of the ratings given in the period, on the 1-5 scale.",
+                   Counting(CaseFact.csat_rated_at, base=CaseFact.csat_score.is_not(None), total=CaseFact.csat_score)),
         Definition("escalation_rate", "Escalation rate", Unit.RATIO, Better.LOWER,
                    "Cases escalated from Tier 1 (up a tier, or a ladder started while Tier 1 had it) / cases "
-                   "Tier 1 handled, of the cases opened in the period.", escalation_rate, groups=ROUTED_GROUPS),
+                   "Tier 1 handled, of the cases opened in the period.",
+                   Counting(CaseFact.created_at, base=CaseFact.handled_by_t1, hit=lambda _: CaseFact.escalated_from_t1),
+                   groups=ROUTED_GROUPS),
         Definition("reopen_rate", "Reopen rate", Unit.RATIO, Better.LOWER,
-                   "Solved cases reopened / solved cases, of the cases first solved in the period.", reopen_rate),
+                   "Solved cases reopened / solved cases, of the cases first solved in the period.",
+                   Counting(CaseFact.first_solved_at, hit=lambda _: CaseFact.reopens > 0)),
         Definition("repeat_rate", "Repeat rate", Unit.RATIO, Better.LOWER,
                    f"Solved cases reopened, or followed by the same party on the same topic within {REPEAT_DAYS} "
-                   "days / solved cases, of the cases first solved in the period.", repeat_rate),
+                   "days / solved cases, of the cases first solved in the period.",
+                   Counting(CaseFact.first_solved_at, hit=repeated_in)),
         Definition("misroute_rate", "Misroute rate", Unit.RATIO, Better.LOWER,
                    "Misrouted cases (final team not the first routed team, or the topic corrected) / routed "
-                   "cases, of the cases opened in the period.", misroute_rate, groups=ROUTED_GROUPS),
+                   "cases, of the cases opened in the period.",
+                   Counting(CaseFact.created_at, base=CaseFact.routed, hit=lambda _: CaseFact.misrouted),
+                   groups=ROUTED_GROUPS),
         Definition("hops_per_case", "Hops per routed case", Unit.MEAN, Better.LOWER,
                    "Team changes (reroutes to another team, escalations excluded) per routed case, of the cases "
-                   "opened in the period.", hops_per_case, groups=ROUTED_GROUPS),
+                   "opened in the period.", Counting(CaseFact.created_at, base=CaseFact.routed, total=CaseFact.hops),
+                   groups=ROUTED_GROUPS),
         Definition("negative_sentiment_rate", "Negative sentiment", Unit.RATIO, Better.LOWER,
                    f"Cases whose last scored customer message is negative (score {NEGATIVE_FROM} or lower) / "
                    "cases with a scored customer message, of the cases opened in the period.",
-                   negative_sentiment_rate),
+                   Counting(CaseFact.created_at, base=CaseFact.sentiment_last.is_not(None),
+                            hit=lambda _: CaseFact.sentiment_last <= NEGATIVE_FROM)),
         Definition("sentiment_worsened_rate", "Sentiment worsened", Unit.RATIO, Better.LOWER,
                    "Cases whose last scored customer message has a worse label than the first (positive, "
                    "neutral, negative) / cases with a scored customer message, of the cases opened in the "
-                   "period.", sentiment_worsened_rate),
+                   "period.", Counting(CaseFact.created_at, base=CaseFact.sentiment_last.is_not(None),
+                                      hit=lambda _: _tone(CaseFact.sentiment_last) < _tone(CaseFact.sentiment_first))),
         Definition("deflection_rate", "Deflection", Unit.RATIO, Better.HIGHER,
                    f"Self-service sessions after which the party opened no case within {DEFLECTION_DAYS} days / "
                    "sessions with a question, started in the period.", deflection_rate,
@@ -502,6 +502,15 @@ def definition(key: str, *, field: str = "metric") -> Definition:
     return found
 
 
+def _nothing(metric: Definition) -> Value:
+    """The single figure of a metric over no cases: zero cases, a rate of nothing, no time."""
+    if metric.unit is Unit.COUNT:
+        return Value(group=None, value=0.0)
+    if metric.unit is Unit.RATIO:
+        return Value(group=None, value=None, numerator=0, denominator=0)
+    return Value(group=None, value=None)
+
+
 def compute(session: Session, key: str, period: Period, filters: Filters | None = None, *, by: str | None = None,
             now: datetime) -> list[Value]:
     """The metric over the period for the filtered cases, one value, or one per group ``by``."""
@@ -512,42 +521,89 @@ def compute(session: Session, key: str, period: Period, filters: Filters | None 
             raise Invalid(f"{metric.label} cannot be filtered by {name}", field=name)
     if by is not None and by not in metric.groups:
         raise Invalid(f"{metric.label} groups by one of {', '.join(metric.groups)}", field="by")
-    values = metric.compute(session, period, filters, by, now)
-    if by is None and not values:  # nothing counted: zero cases, a rate of nothing, no time
-        if metric.unit is Unit.COUNT:
-            return [Value(group=None, value=0.0)]
-        if metric.unit is Unit.RATIO:
-            return [Value(group=None, value=None, numerator=0, denominator=0)]
-        return [Value(group=None, value=None)]
+    if metric.counting is not None:
+        values = counted(session, [key], [period], filters, by=by)[key][0]
+    else:
+        assert not isinstance(metric.rule, Counting)
+        values = metric.rule(session, period, filters, by, now)
+    if by is None and not values:
+        return [_nothing(metric)]
     return values
 
 
-def times(session: Session, keys: Sequence[str], period: Period, filters: Filters | None = None, *,
-          now: datetime) -> dict[str, Value]:
-    """The single figures of several time metrics (``first_reply_median``, ``resolution_business_p90``, ...),
-    the same as ``value`` gives each: on PostgreSQL the metrics counted from the same moment are computed
-    in one statement (a median and a p90, on the clock and in business minutes: one scan, not four)."""
+def quantiles(session: Session, keys: Sequence[str], periods: Sequence[Period], filters: Filters | None = None,
+              *, by: str | None = None, now: datetime) -> dict[str, list[list[Value]]]:
+    """Time metrics (``first_reply_median``, ``resolution_business_p90``, ...) over several periods, each the
+    same as ``compute`` gives: on PostgreSQL the metrics counted from the same moment are computed in one
+    statement, every period in it (a median and a p90, on the clock and in business minutes, this period
+    and the one before: one scan, not eight). A period with nothing counted has no value (``[]``)."""
     filters = filters or Filters()
-    if not is_postgres(session):
-        return {key: value(session, key, period, filters, now=now) for key in keys}
     spans: dict[str, tuple[Any, Any, float]] = {}
     for key in keys:
         metric = definition(key)
         if metric.key not in _TIME_SPANS:
             raise Invalid(f"{metric.label} is not a time metric", field="metric")
+        if by is not None and by not in metric.groups:
+            raise Invalid(f"{metric.label} groups by one of {', '.join(metric.groups)}", field="by")
         spans[key] = _TIME_SPANS[metric.key]
-    out: dict[str, Value] = {}
+    if not is_postgres(session) or not periods:
+        return {key: [[v for v in compute(session, key, period, filters, by=by, now=now) if by is not None or v.count]
+                      for period in periods] for key in keys}
+    out: dict[str, list[list[Value]]] = {key: [[] for _ in periods] for key in keys}
+    span = Period(min(p.since for p in periods), max(p.until for p in periods))
     for anchor in {id(a): a for a, _, _ in spans.values()}.values():
         wanted = [(key, column, q) for key, (a, column, q) in spans.items() if a is anchor]
-        columns = [(f"v{i}", func.percentile_cont(q).within_group(column)) for i, (_, column, q) in enumerate(wanted)]
-        counts = [(f"n{i}", func.count(column)) for i, (_, column, _) in enumerate(wanted)]
-        query = select(*(c.label(name) for name, c in (*columns, *counts))).where(*_in(anchor, period),
-                                                                                   *_where(filters))
-        row = session.execute(query).mappings().one()
-        for i, (key, _, _) in enumerate(wanted):
-            found = row[f"v{i}"]
-            out[key] = Value(group=None, value=float(found) if found is not None else None, count=int(row[f"n{i}"]))
-    return {key: out[key] for key in keys}
+        group = _group_column(session, by, anchor)
+        columns: list[Any] = [group.label("g")]
+        for j, (_, column, q) in enumerate(wanted):
+            for i, period in enumerate(periods):
+                # One period: no FILTER (the statement's bounds are the period's), and PostgreSQL shares one
+                # sort between the median and the p90 of a column.
+                inside = and_(*_in(anchor, period)) if len(periods) > 1 else None
+                columns.append(_filtered(func.percentile_cont(q).within_group(column), inside).label(f"v{j}_{i}"))
+                columns.append(_filtered(func.count(column), inside).label(f"n{j}_{i}"))
+        query = select(*columns).where(*_in(anchor, span), *_where(filters)).group_by(group)
+        for row in session.execute(query).mappings():
+            for j, (key, _, _) in enumerate(wanted):
+                for i in range(len(periods)):
+                    n, found = int(row[f"n{j}_{i}"]), row[f"v{j}_{i}"]
+                    if n or by is None:
+                        out[key][i].append(Value(group=_label(row["g"]), value=None if found is None else float(found),
+                                                 count=n))
+    if by is None:  # one row, with nothing counted: no time
+        return {key: [values if values and values[0].count else [] for values in per] for key, per in out.items()}
+    return {key: [_ordered(values, by) for values in per] for key, per in out.items()}
+
+
+def times(session: Session, keys: Sequence[str], period: Period, filters: Filters | None = None, *,
+          now: datetime) -> dict[str, Value]:
+    """The single figures of several time metrics, the same as ``value`` gives each (``quantiles``)."""
+    found = quantiles(session, keys, [period], filters, now=now)
+    return {key: found[key][0][0] if found[key][0] else _nothing(definition(key)) for key in keys}
+
+
+def pairs(session: Session, keys: Sequence[str], period: Period, filters: Filters | None = None, *,
+          now: datetime) -> dict[str, tuple[Value, Value]]:
+    """Each metric's single figure over the period and over the period of the same length before it (a KPI
+    tile and its change), the same as ``value`` gives, in as few statements as it can: the counted metrics
+    and the time metrics of the same moment with both periods in one statement; any other metric twice."""
+    filters = filters or Filters()
+    periods = [period, period.before()]
+    for key in keys:
+        for name in filters.given():
+            if name not in definition(key).filters:
+                raise Invalid(f"{definition(key).label} cannot be filtered by {name}", field=name)
+    found: dict[str, list[list[Value]]] = {}
+    found |= counted(session, [k for k in keys if definition(k).counting is not None], periods, filters)
+    found |= quantiles(session, [k for k in keys if k in _TIME_SPANS], periods, filters, now=now)
+    out: dict[str, tuple[Value, Value]] = {}
+    for key in keys:
+        if key in found:
+            current, before = (values[0] if values else _nothing(definition(key)) for values in found[key])
+        else:
+            current, before = (value(session, key, p, filters, now=now) for p in periods)
+        out[key] = (current, before)
+    return out
 
 
 def value(session: Session, key: str, period: Period, filters: Filters | None = None, *,

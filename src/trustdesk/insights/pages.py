@@ -19,7 +19,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse, Response
 from sqlalchemy.orm import Session
 
-from trustdesk.core.db import read_only
+from trustdesk.core.db import read_only, release
 from trustdesk.core.errors import Invalid, NotFound
 from trustdesk.core.identity import Actor
 from trustdesk.core.permissions import Perm
@@ -156,13 +156,6 @@ def _emerging_url(request: Request) -> str | None:
     """The emerging issues page, once it is served."""
     path = f"{BASE}/emerging"
     return path if any(getattr(r, "path", "") == path for r in request.app.routes) else None
-
-
-def release(session: Session) -> None:
-    """End the request's transaction now (it has only read: the sign-in, the fields), so that a long read
-    that follows in its own ``read_only`` unit of work holds no write lock; the page is rendered after it in
-    a fresh transaction."""
-    session.commit()
 
 
 def _render(request: Request, session: Session, actor: Actor, name: str, chosen: Selection, *, active: str,

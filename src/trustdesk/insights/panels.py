@@ -324,15 +324,26 @@ def basis(value: Value, unit: str, *, of: str = "cases") -> str:
     return ""
 
 
+def kpis(session: Session, items: Sequence[tuple[str, str, str | None]], period: Period, filters: Filters,
+         now: datetime) -> list[Kpi]:
+    """Metrics' figures over the period and the period before, as KPI tiles; ``items``: (metric, what it
+    counts, a label or None for the metric's own). The figures come from ``metrics.pairs``: the metrics of
+    the same moment, both periods, in one statement."""
+    found = metrics.pairs(session, [key for key, _, _ in items], period, filters, now=now)
+    out = []
+    for key, of, label in items:
+        definition = metrics.definition(key)
+        current, before = found[key]
+        out.append(Kpi(key=key, label=label or definition.label, unit=definition.unit.value, value=current.value,
+                       previous=before.value, better=definition.better.value,
+                       basis=basis(current, definition.unit, of=of), description=definition.description))
+    return out
+
+
 def kpi(session: Session, key: str, period: Period, filters: Filters, now: datetime, *, of: str = "cases",
         label: str | None = None) -> Kpi:
     """A metric's figure over the period and the period before, as a KPI tile."""
-    definition = metrics.definition(key)
-    current = metrics.value(session, key, period, filters, now=now)
-    before = metrics.value(session, key, period.before(), filters, now=now)
-    return Kpi(key=key, label=label or definition.label, unit=definition.unit.value, value=current.value,
-               previous=before.value, better=definition.better.value, basis=basis(current, definition.unit, of=of),
-               description=definition.description)
+    return kpis(session, [(key, of, label)], period, filters, now)[0]
 
 
 def _bar(session: Session, key: str, metric: str, title: str, period: Period, filters: Filters, now: datetime,
@@ -375,8 +386,15 @@ def _trend(session: Session, key: str, title: str, series: Sequence[tuple[str, s
     unit = metrics.definition(series[0][0]).unit.value
     rows: list[tuple[str, str, float | None]] = []
     buckets = _buckets(period, by)
+    keys = [metric for metric, _ in series]
+    if all(metrics.definition(k).counting is not None for k in keys):
+        together = {k: v[0] for k, v in metrics.counted(session, keys, [period], filters, by=by).items()}
+    elif all(metrics.definition(k).unit is Unit.MINUTES for k in keys):
+        together = {k: v[0] for k, v in metrics.quantiles(session, keys, [period], filters, by=by, now=now).items()}
+    else:
+        together = {k: _compute(session, k, period, filters, now, by=by) for k in keys}
     for metric, name in series:
-        found = {v.group or "": v.value for v in _compute(session, metric, period, filters, now, by=by)}
+        found = {v.group or "": v.value for v in together[metric]}
         if unit == metrics.Unit.COUNT:  # a day without cases counted nothing: 0, not a gap in the line
             found = {bucket: found.get(bucket, 0) for bucket in buckets} | found
         rows += [(bucket, name, value) for bucket, value in found.items()]
@@ -402,8 +420,8 @@ def make_table(key: str, title: str, caption: str, columns: Sequence[tuple[str, 
 
 def drivers(session: Session, period: Period, filters: Filters, now: datetime, *, top: int = 10) -> Panel:
     """The top contact drivers: cases opened per topic in the period, next to the period before."""
-    current = {v.group: v.count for v in _compute(session, "volume", period, filters, now, by="topic")}
-    before = {v.group: v.count for v in _compute(session, "volume", period.before(), filters, now, by="topic")}
+    both = metrics.counted(session, ["volume"], [period, period.before()], filters, by="topic")["volume"]
+    current, before = ({v.group: v.count for v in values} for values in both)
     topics = sorted(set(current) | set(before), key=lambda t: (-current.get(t, 0), -before.get(t, 0), t or ""))
     label = Names(teams={}, agents={})
     rows = []
@@ -433,11 +451,11 @@ def drivers(session: Session, period: Period, filters: Filters, now: datetime, *
                            ("change_share", "Change %", "ratio")], rising,
                           empty="No topic grew against the period before")
     total = sum(current.values())
-    kpis = (Kpi(key="volume", label="Cases opened", unit=Unit.COUNT.value, value=float(total),
-                previous=float(sum(before.values())), better=metrics.Better.LOWER.value,
-                description=metrics.definition("volume").description),)
+    tiles = (Kpi(key="volume", label="Cases opened", unit=Unit.COUNT.value, value=float(total),
+                 previous=float(sum(before.values())), better=metrics.Better.LOWER.value,
+                 description=metrics.definition("volume").description),)
     return Panel(key="drivers", title="Top contact drivers",
-                 description="What customers contact us about most, and what grew.", kpis=kpis, charts=(chart,),
+                 description="What customers contact us about most, and what grew.", kpis=tiles, charts=(chart,),
                  tables=(table, rising_table))
 
 
@@ -521,9 +539,9 @@ def operations(session: Session, period: Period, filters: Filters, now: datetime
     backlog = metrics.value(session, "backlog", live, filters, now=now)
     queues = live_queues(session, filters)
     risk = at_risk(session, filters, now)
-    current_times = metrics.times(session, TIMES, period, filters, now=now)
-    before_times = metrics.times(session, TIMES, period.before(), filters, now=now)
-    times = {key: (current_times[key], before_times[key]) for key in TIMES}
+    times = metrics.pairs(session, TIMES, period, filters, now=now)
+    figures = kpis(session, [("volume", "cases", "Cases opened"), ("sla_compliance", "targets", None)], period,
+                   filters, now)
 
     def time_kpi(key: str, of: str) -> Kpi:
         definition = metrics.definition(key)
@@ -532,7 +550,7 @@ def operations(session: Session, period: Period, filters: Filters, now: datetime
                    previous=before.value, better=definition.better.value, basis=basis(current, Unit.MINUTES, of=of),
                    description=definition.description)
 
-    kpis = (
+    tiles = (
         Kpi(key="backlog", label="Open cases now", unit=Unit.COUNT.value, value=backlog.value, live=True,
             basis="new, open, pending or on hold", description=metrics.definition("backlog").description),
         Kpi(key="unassigned", label="Unassigned now", unit=Unit.COUNT.value,
@@ -542,8 +560,7 @@ def operations(session: Session, period: Period, filters: Filters, now: datetime
         Kpi(key="sla_at_risk", label="SLA at risk now", unit=Unit.COUNT.value, value=float(risk.total), live=True,
             basis=f"{risk.overdue:,} past due, {risk.due_soon:,} due within {AT_RISK_HOURS} h",
             description=f"Open cases whose next SLA target is past due or due within {AT_RISK_HOURS} hours."),
-        kpi(session, "volume", period, filters, now, label="Cases opened"),
-        kpi(session, "sla_compliance", period, filters, now, of="targets"),
+        *figures,
         time_kpi("first_reply_median", "first replies"), time_kpi("first_reply_p90", "first replies"),
         time_kpi("resolution_median", "solved cases"), time_kpi("resolution_p90", "solved cases"),
     )
@@ -590,7 +607,7 @@ def operations(session: Session, period: Period, filters: Filters, now: datetime
         empty=f"No open case has an SLA target due within {AT_RISK_HOURS} hours")
     return Panel(key="operations", title="Operations",
                  description="The work in hand now, how much came in and how fast it was answered and solved.",
-                 kpis=kpis, charts=charts_, tables=(risk_table, queue_table, time_table))
+                 kpis=tiles, charts=charts_, tables=(risk_table, queue_table, time_table))
 
 
 def _key(value: Any) -> str | None:
@@ -631,14 +648,11 @@ def low_rating_comments(session: Session, period: Period, filters: Filters, *,
 def quality(session: Session, period: Period, filters: Filters, now: datetime) -> Panel:
     """CSAT and why ratings are low, customers' sentiment, repeat complaints and reopens."""
     label = names(session, agents=True)
-    kpis = (
-        kpi(session, "csat", period, filters, now, of="ratings"),
-        kpi(session, "csat_mean", period, filters, now, of="ratings"),
-        kpi(session, "negative_sentiment_rate", period, filters, now, of="cases with a scored message"),
-        kpi(session, "sentiment_worsened_rate", period, filters, now, of="cases with a scored message"),
-        kpi(session, "repeat_rate", period, filters, now, of="solved cases"),
-        kpi(session, "reopen_rate", period, filters, now, of="solved cases"),
-    )
+    tiles = kpis(session, [("csat", "ratings", None), ("csat_mean", "ratings", None),
+                           ("negative_sentiment_rate", "cases with a scored message", None),
+                           ("sentiment_worsened_rate", "cases with a scored message", None),
+                           ("repeat_rate", "solved cases", None), ("reopen_rate", "solved cases", None)],
+                 period, filters, now)
     breakdowns = tuple(
         _bar(session, f"csat_by_{dim}", "csat", f"CSAT by {dim}", period, filters, now, by=dim, label=label,
              value_title="good ratings (4-5)", empty="No ratings in this period", top=charts.MAX_BARS,
@@ -694,7 +708,7 @@ def quality(session: Session, period: Period, filters: Filters, now: datetime) -
         empty="No repeat complaints in this period")
     return Panel(key="quality", title="Quality",
                  description="How customers rate us and why, how they sound, and whether they had to come back.",
-                 kpis=kpis, charts=charts_, tables=(comment_table, repeat_table))
+                 kpis=tuple(tiles), charts=charts_, tables=(comment_table, repeat_table))
 
 
 # ----------------------------------------------------------------------------------------------- routing
@@ -703,11 +717,8 @@ def quality(session: Session, period: Period, filters: Filters, now: datetime) -
 def routing(session: Session, period: Period, filters: Filters, now: datetime) -> Panel:
     """Misroutes by team and topic, hops and escalations; the causes come from the routing report."""
     label = names(session)
-    kpis = (
-        kpi(session, "misroute_rate", period, filters, now, of="routed cases"),
-        kpi(session, "hops_per_case", period, filters, now, of="routed cases"),
-        kpi(session, "escalation_rate", period, filters, now, of="cases Tier 1 handled"),
-    )
+    tiles = kpis(session, [("misroute_rate", "routed cases", None), ("hops_per_case", "routed cases", None),
+                           ("escalation_rate", "cases Tier 1 handled", None)], period, filters, now)
     charts_ = (
         _bar(session, "misroute_by_team", "misroute_rate", "Misroute rate by the team routed to first", period,
              filters, now, by="first_team", label=label, value_title="routed cases misrouted", order="numerator",
@@ -726,7 +737,7 @@ def routing(session: Session, period: Period, filters: Filters, now: datetime) -
              empty="No case was handled by Tier 1 in this period",
              note="Of the cases Tier 1 handled, by the team routing sent them to first; most escalations first."),
     )
-    return Panel(key="routing", title="Routing", kpis=kpis, charts=charts_,
+    return Panel(key="routing", title="Routing", kpis=tuple(tiles), charts=charts_,
                  description="Whether cases reach the right team first time, and how often Tier 1 hands them up.",
                  links=(("Root causes and a replayed recovery plan: the routing report",
                          f"/console/routing?days={routing_days(period)}"),))
@@ -880,10 +891,10 @@ def overview(session: Session, period: Period, filters: Filters, now: datetime) 
     """The headline figure of each dashboard, and the backlog now."""
     live = Period(now - timedelta(days=1), now)
     backlog = metrics.value(session, "backlog", live, filters, now=now)
-    kpis = (Kpi(key="backlog", label="Open cases now", unit=Unit.COUNT.value, value=backlog.value, live=True,
+    tiles = (Kpi(key="backlog", label="Open cases now", unit=Unit.COUNT.value, value=backlog.value, live=True,
                 basis="new, open, pending or on hold", description=metrics.definition("backlog").description),
-            *(kpi(session, key, period, filters, now, of=of) for key, of, _ in OVERVIEW_KPIS))
-    return Panel(key="overview", title="Insights", kpis=kpis,
+            *kpis(session, [(key, of, None) for key, of, _ in OVERVIEW_KPIS], period, filters, now))
+    return Panel(key="overview", title="Insights", kpis=tiles,
                  description="The headline figures of the period against the period before.")
 
 

@@ -13,13 +13,14 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse
 
 from trustdesk.cases.access import scope_for
+from trustdesk.core.db import read_only, release
 from trustdesk.core.errors import DomainError
 from trustdesk.core.identity import Actor
 from trustdesk.core.permissions import Perm
 from trustdesk.directory import service as directory
 from trustdesk.knowledge import gaps, service
 from trustdesk.text.embeddings import embedder
-from trustdesk.web.deps import ClockDep, PageRequires, SessionDep, SettingsDep
+from trustdesk.web.deps import ClockDep, PageRequires, SessionDep, SettingsDep, state
 from trustdesk.web.pages import render_console, with_query
 
 router = APIRouter(include_in_schema=False)
@@ -53,10 +54,12 @@ def gaps_page(request: Request, session: SessionDep, clock: ClockDep, settings: 
     report: gaps.Report | None = None
     errors: dict[str, str] = {}
     status_code = 200
+    release(session)
     try:
-        report = gaps.mine(session, now=clock.now(), days=days, market=market or None,
-                           language=language or None, threshold=settings.kb_answer_threshold,
-                           scope=scope_for(actor), embedder=embedder())
+        with read_only(state(request).factory) as reader:  # mining reads for seconds: no write lock held
+            report = gaps.mine(reader, now=clock.now(), days=days, market=market or None,
+                               language=language or None, threshold=settings.kb_answer_threshold,
+                               scope=scope_for(actor), embedder=embedder())
     except DomainError as error:
         errors = {error.field if error.field in FIELDS else "form": error.detail}
         status_code = error.status
