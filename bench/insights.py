@@ -36,8 +36,10 @@ Target: every dashboard loads in under a second with 1,000,000 cases.
 
    Not written, because no dashboard reads them: messages, the other events of the log (created, status
    changes, replies), the cases' SLA snapshots and message sentiment rows; so ``trustdesk insights
-   rebuild`` on this database would not reproduce these facts. Then ``VACUUM ANALYZE``, as autovacuum
-   would have run over 90 days.
+   rebuild`` on this database would not reproduce these facts. Then the day counts of those facts
+   (``insights.days.rebuild``, timed: what a fact refresh keeps up day by day) and ``VACUUM ANALYZE``, as
+   autovacuum would have run over 90 days. ``--reuse`` of a database kept before the day counts existed
+   counts them in its migration.
 3. **Timing**, through the real ASGI app (Starlette's TestClient, signed in through the login form, the
    outbox off): each dashboard (overview, operations, quality, routing, appeals), the routing causes
    fragment (loaded by htmx after the routing page) and one CSV download, with the default period (last
@@ -72,6 +74,7 @@ from typing import Any
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, event, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from intake import drop_database, recreate_database
@@ -90,6 +93,7 @@ from trustdesk.demo.sla import _ROUND_THE_CLOCK, _T1_CALENDAR, _TIER_1, ensure_c
 from trustdesk.demo.structure import ensure_structure
 from trustdesk.directory.models import Tier
 from trustdesk.feedback.models import LowRatingReason
+from trustdesk.insights import days
 from trustdesk.sla import policies
 from trustdesk.sla.calendar import Calendar
 
@@ -632,6 +636,16 @@ def copy_rows(engine: Engine, table: str, columns: tuple[str, ...], rows: Any) -
         raw.close()
 
 
+def count_days(engine: Engine) -> int:
+    """The day counts of the facts written (``insights.days.rebuild``, as ``trustdesk insights rebuild`` and
+    the migration that made them count them), timed."""
+    started = time.perf_counter()
+    with Session(engine) as session, session.begin():
+        written = days.rebuild(session)
+    print(f"  day counts: {written:,} rows in {time.perf_counter() - started:.1f} s", flush=True)
+    return written
+
+
 def seed(engine: Engine, directory: Directory, cases: int, now: datetime) -> dict[str, int]:
     history = History(directory, cases, now)
     with engine.connect() as conn:
@@ -660,6 +674,7 @@ def seed(engine: Engine, directory: Directory, cases: int, now: datetime) -> dic
                       "sla_timers", "enforcement_decisions", "appeals", "appeal_events"):
             conn.execute(text(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
                               f"(SELECT COALESCE(max(id), 1) FROM {table}))"))
+    counts["case_fact_days"] = count_days(engine)
     with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
         vacuum = time.perf_counter()
         conn.execute(text("VACUUM ANALYZE"))
@@ -839,6 +854,11 @@ def main(argv: list[str] | None = None) -> int:
             upgrade(engine)  # a database kept by an earlier run gets the migrations written since
             with engine.connect() as conn:
                 kept = conn.execute(text("SELECT max(refreshed_at), count(*) FROM case_facts")).one()
+                counted = conn.execute(text("SELECT count(*) FROM case_fact_days")).scalar_one()
+            if not counted:  # kept before the day counts existed
+                count_days(engine)
+                with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+                    conn.execute(text("VACUUM ANALYZE case_fact_days"))
             now, seeded, counts = kept[0], 0.0, {"cases": int(kept[1])}
             print(f"reusing {counts['cases']:,} cases, now = {now:%Y-%m-%d %H:%M} UTC", flush=True)
         else:

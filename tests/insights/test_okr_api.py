@@ -232,5 +232,7 @@ def test_the_list_does_not_grow_queries_with_objectives(client: TestClient, conn
         assert len(client.get(API, headers=world.auth("qa")).json()["items"]) == 4
     finally:
         event.remove(connection, "before_cursor_execute", count)
-    # One query per key result's metric, none per objective, owner or key result row.
-    assert len(statements) == first + 3
+    # Each key result costs its metric's statements (the facts at the period's ends, the day counts of its
+    # whole days): the same for each, and none per objective, owner or key result row.
+    grown = len(statements) - first
+    assert grown % 3 == 0 and 1 <= grown // 3 <= 2, statements[first:]

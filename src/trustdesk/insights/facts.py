@@ -18,6 +18,9 @@ The fold is the definition, and GLOSSARY's words are its rules:
 - **repeat**: the party's latest earlier case on the same topic solved before this one opened, and the gap
   (linked after the fold, across cases);
 - **sentiment**: the customer's first, last and lowest scored message (``feedback.sentiment``).
+
+Each refresh also counts again, in the same transaction, the days the refreshed facts are counted on
+(``insights.days``), so the day counts always agree with the facts.
 """
 
 from __future__ import annotations
@@ -36,6 +39,7 @@ from trustdesk.core.errors import Invalid
 from trustdesk.core.events import CaseEvent, StaleCase
 from trustdesk.directory.models import Agent, Market, Team, Tier
 from trustdesk.feedback.models import MessageSentiment
+from trustdesk.insights import days
 from trustdesk.insights.models import CaseFact, TargetFact
 from trustdesk.sla import policies
 from trustdesk.sla.calendar import Calendar
@@ -187,10 +191,13 @@ def refresh(session: Session, case_ids: Iterable[int], *, now: datetime) -> int:
     if not ids:
         return 0
     context = _Context(session)
+    counted_on = days.touched(session, ids)  # the days these facts were counted on, and below are
     written = 0
     for chunk in _chunks(ids):
         written += _refresh_chunk(session, context, chunk, now=now)
-    link_repeats(session, ids)
+    relinked = link_repeats(session, ids)
+    counted_on |= days.touched(session, ids) | days.solve_days(session, sorted(relinked))
+    days.recount(session, counted_on)
     return written
 
 
@@ -235,11 +242,13 @@ def _refresh_chunk(session: Session, context: _Context, chunk: Sequence[int], *,
     return len(facts)
 
 
-def link_repeats(session: Session, case_ids: Sequence[int]) -> None:
+def link_repeats(session: Session, case_ids: Sequence[int]) -> set[int]:
     """Link each of these cases to the same party's latest earlier case on the same topic that was solved
-    before it was opened; and cases opened after one of these was solved, to it."""
+    before it was opened; and cases opened after one of these was solved, to it. Returns the cases whose
+    follow-ups changed (each changed link's old and new earlier case)."""
+    relinked: set[int] = set()
     if not case_ids:
-        return
+        return relinked
     parties: set[int] = set()
     for chunk in _chunks(list(case_ids)):
         parties.update(session.scalars(select(CaseFact.party_id).where(CaseFact.case_id.in_(chunk))))
@@ -263,6 +272,8 @@ def link_repeats(session: Session, case_ids: Sequence[int]) -> None:
                 if (repeat_of, gap) != (row.repeat_of_case_id, row.repeat_gap_minutes):
                     session.execute(update(CaseFact).where(CaseFact.case_id == row.case_id)
                                     .values(repeat_of_case_id=repeat_of, repeat_gap_minutes=gap))
+                    relinked.update(i for i in (repeat_of, row.repeat_of_case_id) if i is not None)
+    return relinked
 
 
 def refresh_stale(session: Session, *, now: datetime, limit: int = STALE_BATCH) -> int:
@@ -283,7 +294,9 @@ def rebuild(session: Session, *, now: datetime) -> int:
     """Fold every case again from the log (after a bulk load, or to prove the read model)."""
     session.execute(delete(StaleCase))
     ids = list(session.scalars(select(Case.id).order_by(Case.id)))
-    return refresh(session, ids, now=now)
+    written = refresh(session, ids, now=now)
+    days.rebuild(session)
+    return written
 
 
 def stale_count(session: Session) -> int:

@@ -30,6 +30,11 @@ deflection_rate           self-service sessions resolved / sessions             
 appeals_overturn_rate     appeals overturned fully or partly / appeals decided        decided in it
 ========================  ==========================================================  =====================
 
+The counted metrics (volume, the rates and the means) add up a period's whole UTC days from the day counts
+(``insights.days``: per day, moment and dimension, kept exact by every fact refresh) and count only the parts
+of days at its ends from the facts; the time metrics sort the facts' minutes (exact percentiles cannot be
+added up from days).
+
 Medians and 90th percentiles interpolate linearly between the two nearest values (PostgreSQL's
 ``percentile_cont``, NumPy's default): the median of 10, 20, 30, 40 is 25 and their p90 is 37. The
 ``_business`` variants measure the same spans in the open minutes of the case's SLA calendar.
@@ -41,17 +46,17 @@ import math
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, case, func, literal, or_, select
+from sqlalchemy import ColumnElement, DateTime, and_, case, cast, func, literal, or_, select
 from sqlalchemy.orm import Session, aliased
 
 from trustdesk.appeals import insights as appeal_insights
 from trustdesk.core.db import is_postgres
 from trustdesk.core.errors import Invalid
-from trustdesk.insights.models import CaseFact, TargetFact
+from trustdesk.insights.models import CaseFact, DayCount, TargetFact
 from trustdesk.knowledge import funnel
 from trustdesk.text.sentiment import NEGATIVE_FROM, POSITIVE_FROM
 
@@ -204,16 +209,18 @@ def _group_column(session: Session, by: str | None, anchor: Any, fact: Any = Cas
         return literal(None)
     if by in ("day", "week"):
         return _bucket(session, anchor, by)
-    column = {"market": fact.market, "team": fact.team_id, "tier": fact.tier, "channel": fact.channel,
-              "topic": fact.topic, "agent": fact.agent_id, "first_team": fact.first_team_id}.get(by)
-    if column is None:
+    name = {"market": "market", "team": "team_id", "tier": "tier", "channel": "channel", "topic": "topic",
+            "agent": "agent_id", "first_team": "first_team_id"}.get(by)
+    if name is None:
         raise Invalid(f"group by one of {', '.join(CASE_GROUPS)}", field="by")
-    return column
+    return getattr(fact, name)
 
 
 def _label(value: Any) -> str | None:
     if isinstance(value, datetime):  # a day or week bucket (``_bucket``)
         return value.date().isoformat()
+    if isinstance(value, date):  # a day of the day counts
+        return value.isoformat()
     return None if value is None else str(value)
 
 
@@ -251,57 +258,164 @@ class Counting:
     base: Any = None  # a condition (a boolean column, or an expression)
     hit: Callable[[Period], Any] | None = None
     total: Any = None
+    targets: bool = False  # counts SLA target facts (each with its case's fact), not case facts
 
 
 def _filtered(aggregate: Any, condition: Any) -> Any:
     return aggregate if condition is None else aggregate.filter(condition)
 
 
+DAY_GROUPS = (None, "market", "team", "tier", "channel", "topic", "first_team", "day", "week", "target")  # DayCount
+
+
+def day_bounds(period: Period) -> tuple[date, date] | None:
+    """The whole UTC days inside a period, [first, last), or None when it holds no whole day."""
+    since, until = period.since.astimezone(UTC), period.until.astimezone(UTC)
+    first = since.date() + (timedelta(days=1) if since.time() != time(0) else timedelta(0))
+    last = until.date()
+    return (first, last) if first < last else None
+
+
+def _midnight(day: date) -> datetime:
+    return datetime.combine(day, time(0), tzinfo=UTC)
+
+
+def _split(period: Period) -> tuple[tuple[date, date] | None, list[Period]]:
+    """A period as its whole days (read from the day counts) and the parts of days at its ends (from the
+    facts)."""
+    whole = day_bounds(period)
+    if whole is None:
+        return None, [period]
+    first, last = _midnight(whole[0]), _midnight(whole[1])
+    edges = [p for p in (Period(period.since, first) if period.since < first else None,
+                         Period(last, period.until) if last < period.until else None) if p is not None]
+    return whole, edges
+
+
+Tally = dict[tuple[str, int], dict[str | None, list[int]]]  # (metric, period) -> group -> [counted, numerator]
+
+
+def _tally_facts(session: Session, anchor: Any, wanted: list[tuple[str, Counting]], parts: list[list[Period]],
+                 span: Period, filters: Filters, by: str | None, into: Tally) -> None:
+    """Count the facts anchored in each period's ``parts`` (one statement; ``span`` bounds the follow-ups the
+    repeat rate reads)."""
+    bounds = [p for ps in parts for p in ps]
+    if not bounds:
+        return
+    targets = any(spec.targets for _, spec in wanted)
+    group = TargetFact.metric if by == "target" else _group_column(session, by, anchor)
+    columns: list[Any] = [group.label("g")]
+    alone = len(bounds) == 1  # the statement's own bounds are the part's: only the metric's base is asked
+    for key, spec in wanted:
+        for i, own in enumerate(parts):
+            if not own:
+                continue
+            inside = [*([] if alone else [or_(*(and_(*_in(anchor, p)) for p in own))]),
+                      *([spec.base] if spec.base is not None else [])]
+            counts = and_(*inside) if inside else None
+            columns.append(_filtered(func.count(), counts).label(f"n_{key}_{i}"))
+            if spec.hit is not None:
+                hits = spec.hit(span) if counts is None else and_(counts, spec.hit(span))
+                columns.append(func.count().filter(hits).label(f"h_{key}_{i}"))
+            if spec.total is not None:
+                columns.append(func.coalesce(_filtered(func.sum(spec.total), counts), 0).label(f"t_{key}_{i}"))
+    where = _in(anchor, bounds[0]) if alone else [or_(*(and_(*_in(anchor, p)) for p in bounds))]
+    query = select(*columns)
+    if targets and (filters.given() or by not in (None, "target", "day", "week")):
+        # The facts are joined only when a filter or a group reads them: every target fact has its case's
+        # fact (a foreign key), so the join adds no row and drops none, and without it the targets are
+        # counted from their own index.
+        query = query.select_from(TargetFact).join(CaseFact, CaseFact.case_id == TargetFact.case_id)
+    query = query.where(*where, *_where(filters)).group_by(group)
+    for row in session.execute(query).mappings():
+        for key, spec in wanted:
+            for i, own in enumerate(parts):
+                if own:
+                    top = f"h_{key}_{i}" if spec.hit is not None else f"t_{key}_{i}" if spec.total is not None else None
+                    _add(into, key, i, _label(row["g"]), int(row[f"n_{key}_{i}"]), int(row[top]) if top else 0)
+
+
+def _tally_days(session: Session, anchor: Any, wanted: list[tuple[str, Counting]],
+                days: list[tuple[date, date] | None], filters: Filters, by: str | None, into: Tally) -> None:
+    """Add up the day counts of each period's whole days (one statement)."""
+    ranges = [d for d in days if d is not None]
+    if not ranges:
+        return
+    if by == "target":
+        group: Any = DayCount.target
+    elif by == "day":
+        group = DayCount.day
+    elif by == "week":  # the Monday, as ``_bucket`` gives it
+        group = (func.date_trunc("week", cast(DayCount.day, DateTime)) if is_postgres(session)
+                 else func.date(DayCount.day, "weekday 0", "-6 days"))
+    else:
+        group = _group_column(session, by, DayCount.day, fact=DayCount)
+    columns: list[Any] = [group.label("g")]
+    for key, spec in wanted:
+        for i, own in enumerate(days):
+            if own is None:
+                continue
+            inside = and_(DayCount.day >= own[0], DayCount.day < own[1])
+            columns.append(func.coalesce(func.sum(getattr(DayCount, f"{key}_n")).filter(inside), 0)
+                           .label(f"n_{key}_{i}"))
+            if spec.hit is not None or spec.total is not None:
+                top = getattr(DayCount, f"{key}_h" if spec.hit is not None else f"{key}_t")
+                columns.append(func.coalesce(func.sum(top).filter(inside), 0).label(f"x_{key}_{i}"))
+    query = (select(*columns).where(DayCount.moment == anchor.key, DayCount.day >= min(r[0] for r in ranges),
+                                    DayCount.day < max(r[1] for r in ranges), *_where(filters, fact=DayCount))
+             .group_by(group))
+    for row in session.execute(query).mappings():
+        for key, spec in wanted:
+            for i, own in enumerate(days):
+                if own is not None:
+                    extra = spec.hit is not None or spec.total is not None
+                    _add(into, key, i, _label(row["g"]), int(row[f"n_{key}_{i}"]),
+                         int(row[f"x_{key}_{i}"]) if extra else 0)
+
+
+def _add(into: Tally, key: str, i: int, group: str | None, n: int, top: int) -> None:
+    if n:
+        found = into.setdefault((key, i), {}).setdefault(group, [0, 0])
+        found[0] += n
+        found[1] += top
+
+
 def counted(session: Session, keys: Sequence[str], periods: Sequence[Period], filters: Filters | None = None, *,
-            by: str | None = None) -> dict[str, list[list[Value]]]:
+            by: str | None = None, from_days: bool = True) -> dict[str, list[list[Value]]]:
     """Counted metrics (volume, the rates, the means) over several periods, each the same as ``compute``
-    gives: one statement for the metrics counted from the same moment, every period in it (a dashboard's
-    figures of the period and the one before, from one scan instead of two per metric). A period with
-    nothing counted has no value (``[]``)."""
+    gives, and counted together: for the metrics counted from the same moment, the whole days of every
+    period come from the day counts (``DayCount``, a few thousand rows a day at a million cases, not
+    ten thousand facts) in one statement, and the parts of days at the periods' ends from the facts in
+    another. ``from_days=False`` reads the facts alone (the definition the day counts are tested against;
+    grouping by agent always does). A period with nothing counted has no value (``[]``)."""
     filters = filters or Filters()
     specs: dict[str, Counting] = {}
     for key in keys:
-        found = definition(key).counting
-        if found is None:
-            raise Invalid(f"{definition(key).label} is not a counted metric", field="metric")
-        specs[key] = found
-    span = Period(min(p.since for p in periods), max(p.until for p in periods)) if periods else None
+        metric = definition(key)
+        if metric.counting is None:
+            raise Invalid(f"{metric.label} is not a counted metric", field="metric")
+        if by is not None and by not in metric.groups:
+            raise Invalid(f"{metric.label} groups by one of {', '.join(metric.groups)}", field="by")
+        specs[key] = metric.counting
     out: dict[str, list[list[Value]]] = {key: [[] for _ in periods] for key in keys}
-    if span is None:
+    if not periods:
         return out
+    span = Period(min(p.since for p in periods), max(p.until for p in periods))
+    use_days = from_days and by in DAY_GROUPS
+    into: Tally = {}
     for anchor in {id(c.anchor): c.anchor for c in specs.values()}.values():
         wanted = [(key, spec) for key, spec in specs.items() if spec.anchor is anchor]
-        group = _group_column(session, by, anchor)
-        columns: list[Any] = [group.label("g")]
-        for key, spec in wanted:
-            for i, period in enumerate(periods):
-                # One period: the statement's own bounds are the period's, so only the metric's base is asked.
-                inside = [*(_in(anchor, period) if len(periods) > 1 else []),
-                          *([spec.base] if spec.base is not None else [])]
-                counts = and_(*inside) if inside else None
-                columns.append(_filtered(func.count(), counts).label(f"n_{key}_{i}"))
-                if spec.hit is not None:
-                    hits = spec.hit(span) if counts is None else and_(counts, spec.hit(span))
-                    columns.append(func.count().filter(hits).label(f"h_{key}_{i}"))
-                if spec.total is not None:
-                    columns.append(func.coalesce(_filtered(func.sum(spec.total), counts), 0).label(f"t_{key}_{i}"))
-        query = select(*columns).where(*_in(anchor, span), *_where(filters)).group_by(group)
-        for row in session.execute(query).mappings():
-            for key, spec in wanted:
-                for i in range(len(periods)):
-                    n = int(row[f"n_{key}_{i}"])
-                    if not n:  # no fact of this period in the group (it has some in another)
-                        continue
-                    top = int(row[f"h_{key}_{i}"]) if spec.hit is not None else (
-                        int(row[f"t_{key}_{i}"]) if spec.total is not None else None)
-                    out[key][i].append(Value(group=_label(row["g"]), value=float(n) if top is None else top / n,
-                                             numerator=top, denominator=None if top is None else n, count=n))
-    return {key: [_ordered(values, by) for values in per_period] for key, per_period in out.items()}
+        split = [_split(p) if use_days else (None, [p]) for p in periods]
+        _tally_facts(session, anchor, wanted, [edges for _, edges in split], span, filters, by, into)
+        _tally_days(session, anchor, wanted, [whole for whole, _ in split], filters, by, into)
+    for key, spec in specs.items():
+        ratio_or_mean = spec.hit is not None or spec.total is not None
+        for i in range(len(periods)):
+            tallied = into.get((key, i), {}).items()
+            values = ([Value(group=g, value=top / n, numerator=top, denominator=n, count=n) for g, (n, top) in tallied]
+                      if ratio_or_mean else [Value(group=g, value=float(n), count=n) for g, (n, _) in tallied])
+            out[key][i] = _ordered(values, by)
+    return out
 
 
 def _quantile(session: Session, period: Period, filters: Filters, by: str | None, *, anchor: Any,
@@ -337,22 +451,6 @@ def _time_metric(column: Any, anchor: Any, q: float) -> Compute:
     def compute(session: Session, period: Period, filters: Filters, by: str | None, now: datetime) -> list[Value]:
         return _quantile(session, period, filters, by, anchor=anchor, column=column, q=q)
     return compute
-
-
-def sla_compliance(session: Session, period: Period, filters: Filters, by: str | None,
-                   now: datetime) -> list[Value]:
-    anchor = TargetFact.came_due_at
-    group = TargetFact.metric if by == "target" else _group_column(session, by, anchor)
-    query = (select(group.label("g"), func.count().label("n"), func.count(case((TargetFact.met, 1))).label("h"))
-             .select_from(TargetFact).where(*_in(anchor, period)).group_by(group))
-    where = _where(filters)
-    if where or by not in (None, "target", "day", "week"):
-        # The facts are joined only when a filter or a group reads them: every target fact has its case's
-        # fact (a foreign key), so the join adds no row and drops none, and without it the targets are
-        # counted from their own index.
-        query = query.join(CaseFact, CaseFact.case_id == TargetFact.case_id).where(*where)
-    return _ordered([Value(group=_label(g), value=int(h) / int(n) if n else None, numerator=int(h),
-                           denominator=int(n), count=int(n)) for g, n, h in session.execute(query)], by)
 
 
 def repeated(days: int = REPEAT_DAYS) -> ColumnElement[bool]:
@@ -443,7 +541,9 @@ def _definitions() -> dict[str, Definition]:
         *times,
         Definition("sla_compliance", "SLA compliance", Unit.RATIO, Better.HIGHER,
                    "Targets met in time / targets that came due in the period (by target: first reply, next "
-                   "reply, periodic update, resolution).", sla_compliance, groups=(*CASE_GROUPS, "target")),
+                   "reply, periodic update, resolution).",
+                   Counting(TargetFact.came_due_at, hit=lambda _: TargetFact.met, targets=True),
+                   groups=(*CASE_GROUPS, "target")),
         Definition("csat", "CSAT", Unit.RATIO, Better.HIGHER,
                    "Good ratings (4 or 5) / all ratings given in the period; one rating per case, the latest "
                    "counts.", Counting(CaseFact.csat_rated_at, base=CaseFact.csat_score.is_not(None),

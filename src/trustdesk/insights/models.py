@@ -88,6 +88,50 @@ class CaseFact(Base):
     refreshed_at: Mapped[datetime]
 
 
+class DayCount(Base):
+    """The counted metrics' numbers (``insights.days``) of one UTC day's case facts, per moment (the fact's
+    column that puts a case in a period: ``created_at``, ``first_solved_at``, ``csat_rated_at``, and the SLA
+    targets' ``came_due_at``, per target) and per
+    combination of the dimensions a dashboard filters and groups by. ``<metric>_n`` is the cases the metric
+    counts, ``_h`` its hits (a ratio's numerator), ``_t`` the column it sums (a mean's numerator). Rebuilt
+    for every day a fact refresh touches, in the same transaction, so it always agrees with the facts."""
+
+    __tablename__ = "case_fact_days"
+    __table_args__ = (Index("ix_case_fact_days_moment_day", "moment", "day"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    moment: Mapped[str] = mapped_column(String(32))
+    day: Mapped[date] = mapped_column(Date)
+    market: Mapped[str] = mapped_column(String(8))
+    team_id: Mapped[int | None]
+    first_team_id: Mapped[int | None]
+    tier: Mapped[str | None] = mapped_column(String(16))
+    channel: Mapped[str] = mapped_column(String(16))
+    topic: Mapped[str | None] = mapped_column(String(200))
+    target: Mapped[str | None] = mapped_column(String(32))  # the SLA target's metric (moment came_due_at)
+    volume_n: Mapped[int] = mapped_column(server_default=text("0"))
+    csat_n: Mapped[int] = mapped_column(server_default=text("0"))
+    csat_h: Mapped[int] = mapped_column(server_default=text("0"))
+    csat_mean_n: Mapped[int] = mapped_column(server_default=text("0"))
+    csat_mean_t: Mapped[int] = mapped_column(server_default=text("0"))
+    escalation_rate_n: Mapped[int] = mapped_column(server_default=text("0"))
+    escalation_rate_h: Mapped[int] = mapped_column(server_default=text("0"))
+    reopen_rate_n: Mapped[int] = mapped_column(server_default=text("0"))
+    reopen_rate_h: Mapped[int] = mapped_column(server_default=text("0"))
+    repeat_rate_n: Mapped[int] = mapped_column(server_default=text("0"))
+    repeat_rate_h: Mapped[int] = mapped_column(server_default=text("0"))
+    misroute_rate_n: Mapped[int] = mapped_column(server_default=text("0"))
+    misroute_rate_h: Mapped[int] = mapped_column(server_default=text("0"))
+    hops_per_case_n: Mapped[int] = mapped_column(server_default=text("0"))
+    hops_per_case_t: Mapped[int] = mapped_column(server_default=text("0"))
+    negative_sentiment_rate_n: Mapped[int] = mapped_column(server_default=text("0"))
+    negative_sentiment_rate_h: Mapped[int] = mapped_column(server_default=text("0"))
+    sentiment_worsened_rate_n: Mapped[int] = mapped_column(server_default=text("0"))
+    sentiment_worsened_rate_h: Mapped[int] = mapped_column(server_default=text("0"))
+    sla_compliance_n: Mapped[int] = mapped_column(server_default=text("0"))
+    sla_compliance_h: Mapped[int] = mapped_column(server_default=text("0"))
+
+
 class TargetFact(Base):
     """One SLA target of one case that came due: met in time, or breached (when it went past due)."""
 
