@@ -72,7 +72,7 @@ from pathlib import Path
 from typing import Any
 
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine, event, text
+from sqlalchemy import Engine, event, func, select, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
@@ -94,6 +94,7 @@ from trustdesk.demo.structure import ensure_structure
 from trustdesk.directory.models import Tier
 from trustdesk.feedback.models import LowRatingReason
 from trustdesk.insights import days
+from trustdesk.insights.models import DayCount
 from trustdesk.sla import policies
 from trustdesk.sla.calendar import Calendar
 
@@ -641,9 +642,10 @@ def count_days(engine: Engine) -> int:
     the migration that made them count them), timed."""
     started = time.perf_counter()
     with Session(engine) as session, session.begin():
-        written = days.rebuild(session)
-    print(f"  day counts: {written:,} rows in {time.perf_counter() - started:.1f} s", flush=True)
-    return written
+        counted = days.rebuild(session)
+        rows = int(session.scalar(select(func.count()).select_from(DayCount)) or 0)
+    print(f"  day counts: {counted} days, {rows:,} rows in {time.perf_counter() - started:.1f} s", flush=True)
+    return rows
 
 
 def seed(engine: Engine, directory: Directory, cases: int, now: datetime) -> dict[str, int]:

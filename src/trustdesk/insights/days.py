@@ -80,11 +80,10 @@ def _day_of(session: Session, anchor: Any) -> Any:
     return func.date(anchor)
 
 
-def _count(session: Session, first: date, last: date) -> int:
+def _count(session: Session, first: date, last: date) -> None:
     """Count the days [first, last) again from the facts: every moment, every dimension."""
     session.execute(delete(DayCount).where(DayCount.day >= first, DayCount.day < last))
     period = Period(_midnight(first), _midnight(last))
-    written = 0
     for anchor, wanted in MOMENTS:
         day = _day_of(session, anchor)
         targets = any(spec.targets for _, spec in wanted)
@@ -107,14 +106,16 @@ def _count(session: Session, first: date, last: date) -> int:
         if targets:
             query = query.select_from(TargetFact).join(CaseFact, CaseFact.case_id == TargetFact.case_id)
         query = query.where(anchor >= period.since, anchor < period.until).group_by(day, *dimensions)
-        result = session.execute(insert(DayCount).from_select(names, query))
-        written += max(result.rowcount or 0, 0)  # type: ignore[attr-defined]
-    return written
+        session.execute(insert(DayCount).from_select(names, query))
 
 
 def recount(session: Session, days: Iterable[date]) -> int:
-    """Count these days again from the facts. Returns the rows written."""
-    return sum(_count(session, first, last) for first, last in _ranges(days))
+    """Count these days again from the facts. Returns how many days were counted."""
+    counted = 0
+    for first, last in _ranges(days):
+        _count(session, first, last)
+        counted += (last - first).days
+    return counted
 
 
 def rebuild(session: Session) -> int:
