@@ -9,9 +9,11 @@ refresh kept equal those counted again from nothing.
 
 from __future__ import annotations
 
+import random
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
+import pytest
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
@@ -20,9 +22,10 @@ from tests.factories.world import World
 from tests.insights.history import FORTNIGHT, NOW, SETTINGS, SYSTEM, History, at, history
 from trustdesk.cases import service as cases
 from trustdesk.cases.models import Party
+from trustdesk.core.db import is_postgres
 from trustdesk.insights import days, facts, metrics
 from trustdesk.insights.metrics import Filters, Period
-from trustdesk.insights.models import DayCount
+from trustdesk.insights.models import DayCount, TimeDayCount
 
 __all__ = ["history"]  # the fixture
 
@@ -95,3 +98,29 @@ def test_runs_of_days_are_counted_in_bounded_ranges() -> None:
                       (first + timedelta(days=days.MAX_RANGE_DAYS), first + timedelta(days=40)),
                       (first + timedelta(days=45), first + timedelta(days=46)),
                       (first + timedelta(days=47), first + timedelta(days=49))]
+
+
+def test_percentiles_from_the_buckets_are_the_sorted_ones(db: Session, history: History) -> None:
+    if not is_postgres(db):
+        pytest.skip("the buckets serve PostgreSQL's percentiles; on SQLite they are sorted in Python")
+    rng = random.Random(7)
+    # Forty more cases over the fortnight, answered and solved after spans that land on bucket edges (60 and
+    # 1,440 minutes), inside narrow buckets and in the wide ones, some in Spain.
+    spans = [60, 1440, 59, 61, 600, 3, 14400, 2000, 45, 90]
+    for n in range(40):
+        opened = at(rng.randrange(0, 13), rng.randrange(0, 24), rng.randrange(0, 60))
+        name = f"R{n}"
+        history.open(name, opened, es=n % 4 == 0)
+        history.reply(name, opened + timedelta(minutes=spans[n % len(spans)] + (n // 10) * 0.25),
+                      solve=n % 3 != 0)
+    db.flush()
+    assert facts.refresh_stale(db, now=NOW) == 40
+    assert db.scalar(select(func.count()).select_from(TimeDayCount))
+    timed = [k for k in metrics.DEFINITIONS if k.startswith(("first_reply", "resolution"))]
+    for filters in (Filters(), Filters(market="US"), Filters(market="ES")):
+        ranked = metrics.quantiles(db, timed, PERIODS, filters, now=NOW)
+        sorted_ = metrics.quantiles(db, timed, PERIODS, filters, now=NOW, from_days=False)
+        assert ranked == sorted_, filters
+    # The buckets were read, not the sort: without them only the parts of days at the ends are counted.
+    db.execute(delete(TimeDayCount))
+    assert metrics.quantiles(db, ["first_reply_median"], [PERIODS[1]], now=NOW)["first_reply_median"] == [[]]

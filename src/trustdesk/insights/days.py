@@ -1,7 +1,9 @@
 """The day counts (``case_fact_days``): the counted metrics' numbers per UTC day, per moment and per
 combination of the dashboards' dimensions, so a period's whole days are added up from a few thousand rows
 a day instead of counted from every fact (``metrics.counted`` reads them; the parts of days at a period's
-ends still come from the facts). The SLA targets that came due are counted the same way, per target.
+ends still come from the facts). The SLA targets that came due are counted the same way, per target. On
+PostgreSQL the reply and resolution minutes are counted per day, market and bucket too (``TimeDayCount``),
+so a median finds the bucket its rank falls in without sorting the period.
 
 They are kept exact, not approximately fresh: whenever facts are folded again (``facts.refresh``), the days
 those facts were and are counted on (each moment's day, before and after, and the solve day of every case
@@ -22,7 +24,7 @@ from sqlalchemy.orm import Session
 from trustdesk.core.db import is_postgres
 from trustdesk.insights import metrics
 from trustdesk.insights.metrics import Counting, Period
-from trustdesk.insights.models import CaseFact, DayCount, TargetFact
+from trustdesk.insights.models import CaseFact, DayCount, TargetFact, TimeDayCount
 
 DIMENSIONS = ("market", "team_id", "first_team_id", "tier", "channel", "topic")
 MAX_RANGE_DAYS = 31  # days counted again in one statement per moment
@@ -37,6 +39,9 @@ def _moments() -> list[tuple[Any, list[tuple[str, Counting]]]]:
 
 
 MOMENTS = _moments()
+# The reply and resolution minutes, each with the moment that puts it in a period (``TimeDayCount``).
+TIMES: list[tuple[Any, Any]] = list({column.key: (column, anchor) for anchor, column, _ in metrics.TIME_SPANS.values()}
+                                    .values())
 
 
 def _utc_day(moment: datetime) -> date:
@@ -51,7 +56,8 @@ def touched(session: Session, case_ids: Iterable[int]) -> set[date]:
     """The days these cases' facts (and their SLA targets) are counted on now, for every moment."""
     ids = sorted(set(case_ids))
     out: set[date] = set()
-    anchors = [anchor for anchor, _ in MOMENTS if anchor.class_ is CaseFact]
+    anchors = [*{a.key: a for a in [*(anchor for anchor, _ in MOMENTS if anchor.class_ is CaseFact),
+                                     *(anchor for _, anchor in TIMES)]}.values()]
     for start in range(0, len(ids), CHUNK):
         chunk = ids[start:start + CHUNK]
         for row in session.execute(select(*anchors).where(CaseFact.case_id.in_(chunk))):
@@ -84,6 +90,14 @@ def _count(session: Session, first: date, last: date) -> None:
     """Count the days [first, last) again from the facts: every moment, every dimension."""
     session.execute(delete(DayCount).where(DayCount.day >= first, DayCount.day < last))
     period = Period(_midnight(first), _midnight(last))
+    if is_postgres(session):  # the buckets serve PostgreSQL's percentiles (SQLite's sort in Python)
+        session.execute(delete(TimeDayCount).where(TimeDayCount.day >= first, TimeDayCount.day < last))
+        for column, anchor in TIMES:
+            day, bucket = _day_of(session, anchor), metrics.time_bucket(column)
+            buckets = (select(literal(column.key, String), day, CaseFact.market, bucket, func.count())
+                       .where(anchor >= period.since, anchor < period.until, column.is_not(None))
+                       .group_by(day, CaseFact.market, bucket))
+            session.execute(insert(TimeDayCount).from_select(["measure", "day", "market", "bucket", "n"], buckets))
     for anchor, wanted in MOMENTS:
         day = _day_of(session, anchor)
         targets = any(spec.targets for _, spec in wanted)
@@ -121,8 +135,9 @@ def recount(session: Session, days: Iterable[date]) -> int:
 def rebuild(session: Session) -> int:
     """Count every day again (after a bulk load of facts, or with ``trustdesk insights rebuild``)."""
     session.execute(delete(DayCount))
+    session.execute(delete(TimeDayCount))
     days: set[date] = set()
-    for anchor, _ in MOMENTS:
+    for anchor in [*(a for a, _ in MOMENTS), *(a for _, a in TIMES)]:
         low, high = session.execute(select(func.min(anchor), func.max(anchor))).one()
         if low is not None and high is not None:
             days.update(_utc_day(low) + timedelta(days=d) for d in range((_utc_day(high) - _utc_day(low)).days + 1))

@@ -50,13 +50,27 @@ from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import ColumnElement, DateTime, and_, case, cast, func, literal, or_, select
+from sqlalchemy import (
+    ARRAY,
+    ColumnElement,
+    DateTime,
+    Float,
+    and_,
+    bindparam,
+    case,
+    cast,
+    func,
+    literal,
+    or_,
+    select,
+    union_all,
+)
 from sqlalchemy.orm import Session, aliased
 
 from trustdesk.appeals import insights as appeal_insights
 from trustdesk.core.db import is_postgres
 from trustdesk.core.errors import Invalid
-from trustdesk.insights.models import CaseFact, DayCount, TargetFact
+from trustdesk.insights.models import CaseFact, DayCount, TargetFact, TimeDayCount
 from trustdesk.knowledge import funnel
 from trustdesk.text.sentiment import NEGATIVE_FROM, POSITIVE_FROM
 
@@ -514,7 +528,7 @@ def appeals_overturn_rate(session: Session, period: Period, filters: Filters, by
                            denominator=int(n), count=int(n)) for g, n, h in session.execute(query)], by)
 
 
-_TIME_SPANS: dict[str, tuple[Any, Any, float]] = {}  # a time metric's key: (anchor, column, quantile)
+TIME_SPANS: dict[str, tuple[Any, Any, float]] = {}  # a time metric's key: (anchor, column, quantile)
 
 
 def _definitions() -> dict[str, Definition]:
@@ -529,7 +543,7 @@ def _definitions() -> dict[str, Definition]:
             ("resolution_business", "Resolution time (business)", CaseFact.resolution_business_minutes,
              CaseFact.solved_at, "the same span in open minutes of the case's SLA calendar")):
         for suffix, q, word in (("median", 0.5, "Median"), ("p90", 0.9, "90th percentile")):
-            _TIME_SPANS[f"{key}_{suffix}"] = (anchor, column, q)
+            TIME_SPANS[f"{key}_{suffix}"] = (anchor, column, q)
             times.append(Definition(f"{key}_{suffix}", f"{label}, {word.lower()}", Unit.MINUTES, Better.LOWER,
                                     f"{word} minutes {what}.", _time_metric(column, anchor, q)))
     items = [
@@ -631,21 +645,115 @@ def compute(session: Session, key: str, period: Period, filters: Filters | None 
     return values
 
 
+# The buckets of the reply and resolution minutes (``TimeDayCount``): a minute wide up to an hour, ten minutes
+# up to a day, an hour up to ten days, ten hours up to a hundred days, then one open bucket. Bucket b holds
+# TIME_EDGES[b - 1] <= minutes < TIME_EDGES[b] (PostgreSQL's width_bucket; 0 below the first edge).
+TIME_EDGES: tuple[float, ...] = tuple(float(e) for e in (*range(0, 60), *range(60, 1440, 10),
+                                                         *range(1440, 14400, 60), *range(14400, 144000, 600), 144000))
+
+
+def time_bucket(column: Any) -> Any:
+    return func.width_bucket(column, bindparam("time_edges", list(TIME_EDGES), type_=ARRAY(Float)))
+
+
+def _bucket_bounds(bucket: int) -> tuple[float | None, float | None]:
+    return (TIME_EDGES[bucket - 1] if bucket > 0 else None,
+            TIME_EDGES[bucket] if bucket < len(TIME_EDGES) else None)
+
+
+def _ranked(session: Session, anchor: Any, wanted: list[tuple[str, Any, float]], periods: Sequence[Period],
+            filters: Filters) -> dict[str, list[list[Value]]]:
+    """Exact percentiles without sorting the period (PostgreSQL): how many values each bucket holds (the
+    whole days from ``TimeDayCount``, the parts of days at the ends from the facts), so the rank a median
+    or a p90 needs falls in a known bucket at a known offset; then only those values are read, in order,
+    from the minutes' index. The same interpolation as ``percentile_cont`` (and ``percentile``)."""
+    columns = {column.key: column for _, column, _ in wanted}
+    counts: dict[tuple[str, int], dict[int, int]] = defaultdict(lambda: defaultdict(int))
+    split = [_split(p) for p in periods]
+    market = [TimeDayCount.market == filters.market] if filters.market else []
+    ranges = [whole for whole, _ in split if whole is not None]
+    if ranges:
+        sums = [func.coalesce(func.sum(TimeDayCount.n).filter(TimeDayCount.day >= w[0], TimeDayCount.day < w[1]), 0)
+                .label(f"n{i}") for i, (w, _) in enumerate(split) if w is not None]
+        query = (select(TimeDayCount.measure, TimeDayCount.bucket, *sums)
+                 .where(TimeDayCount.measure.in_(list(columns)), TimeDayCount.day >= min(r[0] for r in ranges),
+                        TimeDayCount.day < max(r[1] for r in ranges), *market)
+                 .group_by(TimeDayCount.measure, TimeDayCount.bucket))
+        for row in session.execute(query).mappings():
+            for i, (whole, _) in enumerate(split):
+                if whole is not None and row[f"n{i}"]:
+                    counts[(row["measure"], i)][int(row["bucket"])] += int(row[f"n{i}"])
+    edges = [(i, edge) for i, (_, own) in enumerate(split) for edge in own]
+    for name, column in columns.items() if edges else ():
+        bucket = time_bucket(column)
+        tallies = [func.count().filter(or_(*(and_(*_in(anchor, e)) for j, e in edges if j == i))).label(f"n{i}")
+                   for i in sorted({i for i, _ in edges})]
+        query = (select(bucket.label("b"), *tallies)
+                 .where(or_(*(and_(*_in(anchor, e)) for _, e in edges)), column.is_not(None), *_where(filters))
+                 .group_by(bucket))
+        for row in session.execute(query).mappings():
+            for i in {i for i, _ in edges}:
+                if row[f"n{i}"]:
+                    counts[(name, i)][int(row["b"])] += int(row[f"n{i}"])
+    # Each rank wanted: (column, period, bucket, offset in the bucket).
+    wanted_ranks: dict[tuple[str, int, int], tuple[str, int, int, int]] = {}
+    totals: dict[tuple[str, int], int] = {}
+    for name in columns:
+        for i in range(len(periods)):
+            buckets = counts.get((name, i), {})
+            totals[(name, i)] = total = sum(buckets.values())
+            ranks = {r for _, column, q in wanted if column.key == name and total
+                     for r in (math.floor(q * (total - 1)), math.ceil(q * (total - 1)))}
+            seen, ordered = 0, sorted(buckets.items())
+            for rank in sorted(ranks):
+                while seen + ordered[0][1] <= rank:
+                    seen += ordered.pop(0)[1]
+                wanted_ranks[(name, i, rank)] = (name, i, ordered[0][0], rank - seen)
+    found: dict[tuple[str, int, int], float] = {}
+    if wanted_ranks:
+        parts = []
+        for tag, (name, i, bucket, offset) in enumerate(wanted_ranks.values()):
+            column, (low, high) = columns[name], _bucket_bounds(bucket)
+            bounds = [*([column >= low] if low is not None else []), *([column < high] if high is not None else [])]
+            parts.append(select(literal(tag).label("tag"), column.label("v"))
+                         .where(*_in(anchor, periods[i]), column.is_not(None), *bounds, *_where(filters))
+                         .order_by(column).offset(offset).limit(1).subquery())
+        values = {int(t): float(v) for t, v in session.execute(union_all(*(select(p.c.tag, p.c.v) for p in parts)))}
+        found = {rank: values[tag] for tag, rank in enumerate(wanted_ranks)}
+    out: dict[str, list[list[Value]]] = {}
+    for key, column, q in wanted:
+        out[key] = []
+        for i in range(len(periods)):
+            total = totals[(column.key, i)]
+            if not total:
+                out[key].append([])
+                continue
+            position = q * (total - 1)
+            low, high = math.floor(position), math.ceil(position)
+            first, second = found[(column.key, i, low)], found[(column.key, i, high)]
+            value = first if low == high else first + (second - first) * (position - low)
+            out[key].append([Value(group=None, value=value, count=total)])
+    return out
+
+
 def quantiles(session: Session, keys: Sequence[str], periods: Sequence[Period], filters: Filters | None = None,
-              *, by: str | None = None, now: datetime) -> dict[str, list[list[Value]]]:
+              *, by: str | None = None, now: datetime, from_days: bool = True) -> dict[str, list[list[Value]]]:
     """Time metrics (``first_reply_median``, ``resolution_business_p90``, ...) over several periods, each the
-    same as ``compute`` gives: on PostgreSQL the metrics counted from the same moment are computed in one
-    statement, every period in it (a median and a p90, on the clock and in business minutes, this period
-    and the one before: one scan, not eight). A period with nothing counted has no value (``[]``)."""
+    same as ``compute`` gives. On PostgreSQL the single figures (unfiltered, or of a market) find their
+    ranks from the day buckets and read only the values at them (``_ranked``); grouped or otherwise
+    filtered ones sort: the metrics counted from the same moment in one statement, every period in it (a
+    median and a p90, on the clock and in business minutes, this period and the one before: one scan, not
+    eight). ``from_days=False`` always sorts (the definition the buckets are tested against). A period with
+    nothing counted has no value (``[]``)."""
     filters = filters or Filters()
     spans: dict[str, tuple[Any, Any, float]] = {}
     for key in keys:
         metric = definition(key)
-        if metric.key not in _TIME_SPANS:
+        if metric.key not in TIME_SPANS:
             raise Invalid(f"{metric.label} is not a time metric", field="metric")
         if by is not None and by not in metric.groups:
             raise Invalid(f"{metric.label} groups by one of {', '.join(metric.groups)}", field="by")
-        spans[key] = _TIME_SPANS[metric.key]
+        spans[key] = TIME_SPANS[metric.key]
     if not is_postgres(session) or not periods:
         return {key: [[v for v in compute(session, key, period, filters, by=by, now=now) if by is not None or v.count]
                       for period in periods] for key in keys}
@@ -653,6 +761,10 @@ def quantiles(session: Session, keys: Sequence[str], periods: Sequence[Period], 
     span = Period(min(p.since for p in periods), max(p.until for p in periods))
     for anchor in {id(a): a for a, _, _ in spans.values()}.values():
         wanted = [(key, column, q) for key, (a, column, q) in spans.items() if a is anchor]
+        if from_days and by is None and set(filters.given()) <= {"market"}:
+            for key, per in _ranked(session, anchor, wanted, periods, filters).items():
+                out[key] = per
+            continue
         group = _group_column(session, by, anchor)
         columns: list[Any] = [group.label("g")]
         for j, (_, column, q) in enumerate(wanted):
@@ -695,7 +807,7 @@ def pairs(session: Session, keys: Sequence[str], period: Period, filters: Filter
                 raise Invalid(f"{definition(key).label} cannot be filtered by {name}", field=name)
     found: dict[str, list[list[Value]]] = {}
     found |= counted(session, [k for k in keys if definition(k).counting is not None], periods, filters)
-    found |= quantiles(session, [k for k in keys if k in _TIME_SPANS], periods, filters, now=now)
+    found |= quantiles(session, [k for k in keys if k in TIME_SPANS], periods, filters, now=now)
     out: dict[str, tuple[Value, Value]] = {}
     for key in keys:
         if key in found:

@@ -43,6 +43,11 @@ class CaseFact(Base):
         Index("ix_case_facts_market_created_at", "market", "created_at"),
         Index("ix_case_facts_topic_market_created_at", "topic", "market", "created_at"),
         Index("ix_case_facts_party_topic", "party_id", "topic", "created_at"),
+        # The minutes in order, with their moment and market: a percentile reads one bucket's values from here.
+        *(Index(f"ix_case_facts_{minutes}", minutes, postgresql_include=[moment, "market"])
+          for minutes, moment in (("first_reply_minutes", "first_reply_at"),
+                                  ("first_reply_business_minutes", "first_reply_at"),
+                                  ("resolution_minutes", "solved_at"), ("resolution_business_minutes", "solved_at"))),
     )
 
     case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), primary_key=True,
@@ -130,6 +135,22 @@ class DayCount(Base):
     sentiment_worsened_rate_h: Mapped[int] = mapped_column(server_default=text("0"))
     sla_compliance_n: Mapped[int] = mapped_column(server_default=text("0"))
     sla_compliance_h: Mapped[int] = mapped_column(server_default=text("0"))
+
+
+class TimeDayCount(Base):
+    """How many of one UTC day's reply or resolution times (``measure``: the fact's minutes column, counted on
+    the day of its moment) fell in each bucket of ``insights.days.TIME_EDGES``, per market: where the ranks
+    of a median or a p90 lie, so only the values of those buckets are read in order (PostgreSQL)."""
+
+    __tablename__ = "case_time_days"
+    __table_args__ = (Index("ix_case_time_days_measure_day", "measure", "day"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    measure: Mapped[str] = mapped_column(String(40))
+    day: Mapped[date] = mapped_column(Date)
+    market: Mapped[str] = mapped_column(String(8))
+    bucket: Mapped[int]
+    n: Mapped[int]
 
 
 class TargetFact(Base):
