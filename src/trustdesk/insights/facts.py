@@ -185,19 +185,21 @@ class _Context:
         return found
 
 
-def refresh(session: Session, case_ids: Iterable[int], *, now: datetime) -> int:
-    """Fold these cases again from their events (and link their repeats). Returns the facts written."""
+def refresh(session: Session, case_ids: Iterable[int], *, now: datetime, recount: bool = True) -> int:
+    """Fold these cases again from their events (and link their repeats), and count their days again
+    (``recount=False``: the caller counts every day afterwards). Returns the facts written."""
     ids = sorted(set(case_ids))
     if not ids:
         return 0
     context = _Context(session)
-    counted_on = days.touched(session, ids)  # the days these facts were counted on, and below are
+    counted_on = days.touched(session, ids) if recount else set()  # the days these facts were counted on
     written = 0
     for chunk in _chunks(ids):
         written += _refresh_chunk(session, context, chunk, now=now)
     relinked = link_repeats(session, ids)
-    counted_on |= days.touched(session, ids) | days.solve_days(session, sorted(relinked))
-    days.recount(session, counted_on)
+    if recount:  # ... and the days they are counted on now, with the solves whose follow-ups changed
+        counted_on |= days.touched(session, ids) | days.solve_days(session, sorted(relinked))
+        days.recount(session, counted_on)
     return written
 
 
@@ -294,7 +296,7 @@ def rebuild(session: Session, *, now: datetime) -> int:
     """Fold every case again from the log (after a bulk load, or to prove the read model)."""
     session.execute(delete(StaleCase))
     ids = list(session.scalars(select(Case.id).order_by(Case.id)))
-    written = refresh(session, ids, now=now)
+    written = refresh(session, ids, now=now, recount=False)
     days.rebuild(session)
     return written
 

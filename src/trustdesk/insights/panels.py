@@ -13,9 +13,11 @@ report's own functions (``routing.analysis``).
 Charts are drawn only when read (drawing one takes 50-90 ms): a page that shows one CSAT breakdown of
 five draws one, and the CSV of a chart reads its rows.
 
-Nothing here loops over the period's cases in Python: every figure is one grouped SQL statement
-(PostgreSQL computes the percentiles). The routing causes are the exception, as in the routing report
-they replay each misrouted case's journey; the dashboard loads them after the page (``causes``).
+Nothing here loops over the period's cases in Python: the KPI tiles of a panel are asked for together
+(``metrics.pairs``: the metrics of one moment, this period and the one before, in one statement; whole days
+from the day counts, ``insights.days``) and every chart is one grouped statement. The routing causes are
+the exception, as in the routing report they replay each misrouted case's journey; the dashboard loads them
+after the page (``causes``).
 """
 
 from __future__ import annotations
