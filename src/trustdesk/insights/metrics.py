@@ -645,11 +645,13 @@ def compute(session: Session, key: str, period: Period, filters: Filters | None 
     return values
 
 
-# The buckets of the reply and resolution minutes (``TimeDayCount``): a minute wide up to an hour, ten minutes
-# up to a day, an hour up to ten days, ten hours up to a hundred days, then one open bucket. Bucket b holds
-# TIME_EDGES[b - 1] <= minutes < TIME_EDGES[b] (PostgreSQL's width_bucket; 0 below the first edge).
-TIME_EDGES: tuple[float, ...] = tuple(float(e) for e in (*range(0, 60), *range(60, 1440, 10),
-                                                         *range(1440, 14400, 60), *range(14400, 144000, 600), 144000))
+# The buckets of the reply and resolution minutes (``TimeDayCount``): five minutes wide up to an hour, twenty
+# up to a day, two hours up to ten days, a day up to a hundred days, then one open bucket (280 in all: few
+# rows a day to add up, few values in a bucket to read). Bucket b holds TIME_EDGES[b - 1] <= minutes <
+# TIME_EDGES[b] (PostgreSQL's width_bucket; 0 below the first edge).
+TIME_EDGES: tuple[float, ...] = tuple(float(e) for e in (*range(0, 60, 5), *range(60, 1440, 20),
+                                                         *range(1440, 14400, 120), *range(14400, 144000, 1440),
+                                                         144000))
 
 
 def time_bucket(column: Any) -> Any:
