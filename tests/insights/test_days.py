@@ -118,9 +118,12 @@ def test_percentiles_from_the_buckets_are_the_sorted_ones(db: Session, history: 
     assert db.scalar(select(func.count()).select_from(TimeDayCount))
     timed = [k for k in metrics.DEFINITIONS if k.startswith(("first_reply", "resolution"))]
     for filters in (Filters(), Filters(market="US"), Filters(market="ES")):
-        ranked = metrics.quantiles(db, timed, PERIODS, filters, now=NOW)
-        sorted_ = metrics.quantiles(db, timed, PERIODS, filters, now=NOW, from_days=False)
-        assert ranked == sorted_, filters
+        for by in (None, "day", "week"):  # the figures, and the trends of a chart
+            ranked = metrics.quantiles(db, timed, PERIODS, filters, by=by, now=NOW)
+            sorted_ = metrics.quantiles(db, timed, PERIODS, filters, by=by, now=NOW, from_days=False)
+            assert ranked == sorted_, (filters, by)
+    assert len(metrics.quantiles(db, ["first_reply_median"], [FORTNIGHT], by="day", now=NOW)
+               ["first_reply_median"][0]) >= 10  # a trend with most of the fortnight's days
     # The buckets were read, not the sort: without them only the parts of days at the ends are counted.
     db.execute(delete(TimeDayCount))
     assert metrics.quantiles(db, ["first_reply_median"], [PERIODS[1]], now=NOW)["first_reply_median"] == [[]]

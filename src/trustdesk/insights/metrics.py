@@ -45,7 +45,7 @@ from __future__ import annotations
 import math
 from collections import defaultdict
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
 from typing import Any
@@ -738,12 +738,40 @@ def _ranked(session: Session, anchor: Any, wanted: list[tuple[str, Any, float]],
     return out
 
 
+def _slices(period: Period, by: str) -> list[tuple[str, Period]]:
+    """A period cut at UTC midnights (``day``) or Mondays (``week``), each slice named as ``_bucket`` names it."""
+    out = []
+    start = period.since.astimezone(UTC)
+    while start < period.until:
+        day = start.date()
+        first = day - timedelta(days=day.weekday()) if by == "week" else day
+        end = min(period.until, _midnight(first + timedelta(days=7 if by == "week" else 1)))
+        out.append((first.isoformat(), Period(start, end)))
+        start = end
+    return out
+
+
+def _ranked_by(session: Session, anchor: Any, wanted: list[tuple[str, Any, float]], periods: Sequence[Period],
+               filters: Filters, by: str | None) -> dict[str, list[list[Value]]]:
+    """``_ranked`` for each period, or for each day or week of each period (a trend): every slice its own
+    period of one reading."""
+    if by is None:
+        return _ranked(session, anchor, wanted, periods, filters)
+    slices = [(i, name, part) for i, period in enumerate(periods) for name, part in _slices(period, by)]
+    found = _ranked(session, anchor, wanted, [part for _, _, part in slices], filters)
+    out: dict[str, list[list[Value]]] = {key: [[] for _ in periods] for key, _, _ in wanted}
+    for key, per_slice in found.items():
+        for (i, name, _), values in zip(slices, per_slice, strict=True):
+            out[key][i].extend(replace(v, group=name) for v in values)
+    return {key: [_ordered(values, by) for values in per] for key, per in out.items()}
+
+
 def quantiles(session: Session, keys: Sequence[str], periods: Sequence[Period], filters: Filters | None = None,
               *, by: str | None = None, now: datetime, from_days: bool = True) -> dict[str, list[list[Value]]]:
     """Time metrics (``first_reply_median``, ``resolution_business_p90``, ...) over several periods, each the
-    same as ``compute`` gives. On PostgreSQL the single figures (unfiltered, or of a market) find their
-    ranks from the day buckets and read only the values at them (``_ranked``); grouped or otherwise
-    filtered ones sort: the metrics counted from the same moment in one statement, every period in it (a
+    same as ``compute`` gives. On PostgreSQL the single figures and the trends by day or week (unfiltered,
+    or of a market) find their ranks from the day buckets and read only the values at them (``_ranked``);
+    other groups and filters sort: the metrics counted from the same moment in one statement, every period in it (a
     median and a p90, on the clock and in business minutes, this period and the one before: one scan, not
     eight). ``from_days=False`` always sorts (the definition the buckets are tested against). A period with
     nothing counted has no value (``[]``)."""
@@ -763,8 +791,8 @@ def quantiles(session: Session, keys: Sequence[str], periods: Sequence[Period], 
     span = Period(min(p.since for p in periods), max(p.until for p in periods))
     for anchor in {id(a): a for a, _, _ in spans.values()}.values():
         wanted = [(key, column, q) for key, (a, column, q) in spans.items() if a is anchor]
-        if from_days and by is None and set(filters.given()) <= {"market"}:
-            for key, per in _ranked(session, anchor, wanted, periods, filters).items():
+        if from_days and by in (None, "day", "week") and set(filters.given()) <= {"market"}:
+            for key, per in _ranked_by(session, anchor, wanted, periods, filters, by).items():
                 out[key] = per
             continue
         group = _group_column(session, by, anchor)
