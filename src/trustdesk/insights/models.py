@@ -20,6 +20,9 @@ from sqlalchemy.orm import Mapped, mapped_column
 from trustdesk.core.db import Base
 from trustdesk.core.events import EventLogMixin
 
+LOW_RATING = 2  # a rating of 1 or 2 is low: the survey asks why, the quality dashboard shows why
+RATED_CARRIES = ("csat_score", "market", "team_id", "tier", "channel", "topic")
+
 
 class CaseFact(Base):
     """One case as its events tell it: who it was for, where it went, how fast, how it ended."""
@@ -34,7 +37,11 @@ class CaseFact(Base):
         Index("ix_case_facts_first_reply_at", "first_reply_at",
               postgresql_include=["first_reply_minutes", "first_reply_business_minutes"]),
         Index("ix_case_facts_first_solved_at", "first_solved_at"),
-        Index("ix_case_facts_csat_rated_at", "csat_rated_at"),
+        # The ratings of a period with what their breakdowns read (CSAT by agent reads the facts), and the low
+        # ones (the reasons and comments of the quality dashboard) on their own.
+        Index("ix_case_facts_csat_rated_at", "csat_rated_at", postgresql_include=[*RATED_CARRIES, "agent_id"]),
+        Index("ix_case_facts_low_ratings", "csat_rated_at", postgresql_include=[*RATED_CARRIES, "case_id", "reference"],
+              postgresql_where=text(f"csat_score <= {LOW_RATING}"), sqlite_where=text(f"csat_score <= {LOW_RATING}")),
         Index("ix_case_facts_status_created_at", "status", "created_at"),
         # The follow-ups (cases linked to an earlier solved one) by when they were opened: the repeat rate's set.
         Index("ix_case_facts_follow_ups", "created_at", postgresql_include=["repeat_of_case_id", "repeat_gap_minutes"],

@@ -45,13 +45,12 @@ from trustdesk.feedback.models import CaseRating, LowRatingReason
 from trustdesk.insights import charts, metrics
 from trustdesk.insights.charts import Chart
 from trustdesk.insights.metrics import OPEN_STATUSES, Filters, Period, Unit, Value
-from trustdesk.insights.models import CaseFact
+from trustdesk.insights.models import LOW_RATING, CaseFact
 from trustdesk.routing import analysis
 from trustdesk.sla import timers
 from trustdesk.sla.models import SlaTimer
 
 AT_RISK_HOURS = 2  # an SLA target due within this many hours (or past due) is at risk
-LOW_RATING = 2  # a rating of 1 or 2 is low: the survey asks why
 EXAMPLE_COMMENTS = 3  # per reason
 AT_RISK_SHOWN = 10
 CAUSES_SHOWN = 10

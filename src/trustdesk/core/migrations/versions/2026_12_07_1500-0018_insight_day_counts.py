@@ -1,7 +1,8 @@
 """The insight day counts (``case_fact_days``): the counted metrics' numbers per UTC day, moment and
 dimensions, which the dashboards add up instead of counting every fact; and the reply and resolution times'
 buckets per day and market (``case_time_days``) with the minutes indexed in order, so a median reads one
-bucket's values instead of sorting the period's (bench/insights.py). Counted from the facts already folded,
+bucket's values instead of sorting the period's; the ratings' index carries what their breakdowns read, and
+the low ratings have their own (bench/insights.py). Counted from the facts already folded,
 so an upgraded database reads the same figures as before.
 
 Revision ID: 0018
@@ -27,6 +28,9 @@ MEASURES = ("volume_n", "csat_n", "csat_h", "csat_mean_n", "csat_mean_t", "escal
 
 TIMES = (("first_reply_minutes", "first_reply_at"), ("first_reply_business_minutes", "first_reply_at"),
          ("resolution_minutes", "solved_at"), ("resolution_business_minutes", "solved_at"))
+
+RATED = ['csat_score', 'market', 'team_id', 'tier', 'channel', 'topic']  # what a rating's breakdowns read
+LOW = sa.text('csat_score <= 2')  # the low ratings (insights.models.LOW_RATING)
 
 
 def upgrade() -> None:
@@ -61,6 +65,12 @@ def upgrade() -> None:
         for minutes, moment in TIMES:
             batch_op.create_index(f'ix_case_facts_{minutes}', [minutes], unique=False,
                                   postgresql_include=[moment, 'market'])
+        batch_op.drop_index('ix_case_facts_csat_rated_at')
+        batch_op.create_index('ix_case_facts_csat_rated_at', ['csat_rated_at'], unique=False,
+                              postgresql_include=[*RATED, 'agent_id'])
+        batch_op.create_index('ix_case_facts_low_ratings', ['csat_rated_at'], unique=False,
+                              postgresql_include=[*RATED, 'case_id', 'reference'], postgresql_where=LOW,
+                              sqlite_where=LOW)
     # The facts folded so far, counted by the module that keeps the counts from now on (a backfill through
     # today's code: the rules are the metrics' own, which a copy here could drift from).
     from trustdesk.insights import days
@@ -72,6 +82,9 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     with op.batch_alter_table('case_facts', schema=None) as batch_op:
+        batch_op.drop_index('ix_case_facts_low_ratings')
+        batch_op.drop_index('ix_case_facts_csat_rated_at')
+        batch_op.create_index('ix_case_facts_csat_rated_at', ['csat_rated_at'], unique=False)
         for minutes, _ in reversed(TIMES):
             batch_op.drop_index(f'ix_case_facts_{minutes}')
     with op.batch_alter_table('case_time_days', schema=None) as batch_op:
