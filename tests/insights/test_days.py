@@ -14,7 +14,8 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, select, text
+from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
 from tests.conftest import START
@@ -127,3 +128,17 @@ def test_percentiles_from_the_buckets_are_the_sorted_ones(db: Session, history: 
     # The buckets were read, not the sort: without them only the parts of days at the ends are counted.
     db.execute(delete(TimeDayCount))
     assert metrics.quantiles(db, ["first_reply_median"], [PERIODS[1]], now=NOW)["first_reply_median"] == [[]]
+
+
+def test_one_transaction_counts_days_at_a_time(db: Session, history: History) -> None:
+    if not is_postgres(db):
+        pytest.skip("SQLite serializes writers; PostgreSQL needs the advisory lock")
+    days.recount(db, [at(0, 9).date()])
+    held = text("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND objid = :key AND granted "
+                "AND pid = pg_backend_pid()")
+    assert db.scalar(held, {"key": days.COUNTING_LOCK}) == 1  # held by the transaction that counted, to its end
+    bind = db.get_bind()
+    engine = bind.engine if isinstance(bind, Connection) else bind
+    with engine.connect() as other:  # a second refresh job waits for it
+        assert other.scalar(select(func.pg_try_advisory_xact_lock(days.COUNTING_LOCK))) is False
+        other.rollback()

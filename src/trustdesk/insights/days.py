@@ -27,6 +27,9 @@ from trustdesk.insights.metrics import Counting, Period
 from trustdesk.insights.models import CaseFact, DayCount, TargetFact, TimeDayCount
 
 DIMENSIONS = ("market", "team_id", "first_team_id", "tier", "channel", "topic")
+# PostgreSQL advisory lock held by a transaction that counts days, to its end: a day is deleted and counted
+# again, and two transactions doing so at once under READ COMMITTED would each insert their own counts.
+COUNTING_LOCK = 0x7D_0013
 MAX_RANGE_DAYS = 31  # days counted again in one statement per moment
 CHUNK = 500
 
@@ -123,10 +126,19 @@ def _count(session: Session, first: date, last: date) -> None:
         session.execute(insert(DayCount).from_select(names, query))
 
 
+def _one_at_a_time(session: Session) -> None:
+    """Wait until no other transaction is counting days (SQLite: writers are serialized already)."""
+    if is_postgres(session):
+        session.execute(select(func.pg_advisory_xact_lock(COUNTING_LOCK)))
+
+
 def recount(session: Session, days: Iterable[date]) -> int:
     """Count these days again from the facts. Returns how many days were counted."""
     counted = 0
-    for first, last in _ranges(days):
+    ranges = list(_ranges(days))
+    if ranges:
+        _one_at_a_time(session)
+    for first, last in ranges:
         _count(session, first, last)
         counted += (last - first).days
     return counted
@@ -134,6 +146,7 @@ def recount(session: Session, days: Iterable[date]) -> int:
 
 def rebuild(session: Session) -> int:
     """Count every day again (after a bulk load of facts, or with ``trustdesk insights rebuild``)."""
+    _one_at_a_time(session)
     session.execute(delete(DayCount))
     session.execute(delete(TimeDayCount))
     days: set[date] = set()
