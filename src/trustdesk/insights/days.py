@@ -15,7 +15,7 @@ reader therefore sees day counts that agree with the facts it would otherwise re
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Date, String, and_, cast, delete, func, insert, literal, select
@@ -49,10 +49,6 @@ TIMES: list[tuple[Any, Any]] = list({column.key: (column, anchor) for anchor, co
 
 def _utc_day(moment: datetime) -> date:
     return moment.astimezone(UTC).date()
-
-
-def _midnight(day: date) -> datetime:
-    return datetime.combine(day, time(0), tzinfo=UTC)
 
 
 def touched(session: Session, case_ids: Iterable[int]) -> set[date]:
@@ -92,7 +88,7 @@ def _day_of(session: Session, anchor: Any) -> Any:
 def _count(session: Session, first: date, last: date) -> None:
     """Count the days [first, last) again from the facts: every moment, every dimension."""
     session.execute(delete(DayCount).where(DayCount.day >= first, DayCount.day < last))
-    period = Period(_midnight(first), _midnight(last))
+    period = Period(metrics.midnight(first), metrics.midnight(last))
     if is_postgres(session):  # the buckets serve PostgreSQL's percentiles (SQLite's sort in Python)
         session.execute(delete(TimeDayCount).where(TimeDayCount.day >= first, TimeDayCount.day < last))
         for column, anchor in TIMES:

@@ -290,7 +290,8 @@ def day_bounds(period: Period) -> tuple[date, date] | None:
     return (first, last) if first < last else None
 
 
-def _midnight(day: date) -> datetime:
+def midnight(day: date) -> datetime:
+    """The start of a UTC day (the day counts' days, ``insights.days``)."""
     return datetime.combine(day, time(0), tzinfo=UTC)
 
 
@@ -300,7 +301,7 @@ def _split(period: Period) -> tuple[tuple[date, date] | None, list[Period]]:
     whole = day_bounds(period)
     if whole is None:
         return None, [period]
-    first, last = _midnight(whole[0]), _midnight(whole[1])
+    first, last = midnight(whole[0]), midnight(whole[1])
     edges = [p for p in (Period(period.since, first) if period.since < first else None,
                          Period(last, period.until) if last < period.until else None) if p is not None]
     return whole, edges
@@ -745,7 +746,7 @@ def _slices(period: Period, by: str) -> list[tuple[str, Period]]:
     while start < period.until:
         day = start.date()
         first = day - timedelta(days=day.weekday()) if by == "week" else day
-        end = min(period.until, _midnight(first + timedelta(days=7 if by == "week" else 1)))
+        end = min(period.until, midnight(first + timedelta(days=7 if by == "week" else 1)))
         out.append((first.isoformat(), Period(start, end)))
         start = end
     return out
